@@ -1,0 +1,51 @@
+import { NodeRuntime } from "@effect/platform-node"
+import { Cause, Config, Effect, Exit, Layer } from "effect"
+import { HttpServerError } from "effect/http"
+import { DatabaseUnavailable } from "./Database.ts"
+import * as Logging from "./Logging.ts"
+import { type Defaults, describeError, ServiceConfig } from "./ServiceConfig.ts"
+import * as Telemetry from "./Telemetry.ts"
+
+/** The first line a person needs when start-up fails: which variable, which server, which port. */
+export const describeFailure = (cause: Cause.Cause<unknown>): string => {
+  const error = Cause.squash(cause)
+  if (error instanceof Config.ConfigError) return `invalid configuration: ${describeError(error)}`
+  if (error instanceof DatabaseUnavailable) return error.message
+  if (error instanceof HttpServerError.ServeError) {
+    const reason: unknown = error.cause
+    return `cannot start the HTTP server: ${reason instanceof Error ? reason.message : String(reason)}`
+  }
+  return Cause.pretty(cause)
+}
+
+/**
+ * Runs a service until SIGTERM or SIGINT. The kernel provides what every service shares
+ * (configuration, JSON logging, tracing) around the service's own layer. A start-up failure
+ * is one log line and exit code 1; a signal drains the service and exits 0.
+ */
+export const run = <E>(defaults: Defaults, app: Layer.Layer<never, E, ServiceConfig>): void => {
+  const serve = Effect.scoped(
+    Effect.gen(function* () {
+      yield* Layer.build(app)
+      // Added last, so it runs first: the line marks the start of the drain, not its end.
+      yield* Effect.addFinalizer(() => Effect.logInfo("shutting down: draining in-flight work"))
+      yield* Effect.logInfo("ready")
+      return yield* Effect.never
+    }),
+  )
+  const program = serve.pipe(
+    Effect.onInterrupt(() => Effect.logInfo("stopped")),
+    Effect.provide(Telemetry.layer),
+    Effect.provide(Logging.layer),
+    Effect.provide(ServiceConfig.layer(defaults)),
+    Effect.tapCause((cause) =>
+      Cause.hasInterruptsOnly(cause)
+        ? Effect.void
+        : Effect.logFatal(describeFailure(cause)).pipe(Effect.provide(Logging.bootstrap(defaults.name))),
+    ),
+  )
+  NodeRuntime.runMain(program, {
+    disableErrorReporting: true,
+    teardown: (exit, onExit) => onExit(Exit.isSuccess(exit) || Cause.hasInterruptsOnly(exit.cause) ? 0 : 1),
+  })
+}

@@ -1,0 +1,153 @@
+import { Config, ConfigProvider, Context, Duration, Layer, type LogLevel, Option, Redacted } from "effect"
+
+/**
+ * The settings every service reads from its environment (the contract's common variables
+ * plus the kernel's own knobs). Read once at start-up, so a bad value stops the service
+ * before it binds a port.
+ */
+export interface Settings {
+  /** `OTEL_SERVICE_NAME`, else the service's own name. Used in logs and traces. */
+  readonly serviceName: string
+  readonly port: number
+  /** `None` when `DATABASE_URL` is unset or empty: persistence disabled. */
+  readonly databaseUrl: Option.Option<Redacted.Redacted<URL>>
+  readonly otlpEndpoint: Option.Option<URL>
+  readonly logLevel: LogLevel.LogLevel
+  /** How long in-flight requests may run after SIGTERM before they are cut. */
+  readonly shutdownTimeout: Duration.Duration
+  readonly databasePoolSize: number
+  /** How long start-up waits for the database server to accept connections. */
+  readonly databaseConnectTimeout: Duration.Duration
+}
+
+/** What a service says about itself; everything else comes from the environment. */
+export interface Defaults {
+  readonly name: string
+  readonly port: number
+}
+
+const logLevels: Record<string, LogLevel.LogLevel> = {
+  all: "All",
+  trace: "Trace",
+  debug: "Debug",
+  info: "Info",
+  warn: "Warn",
+  warning: "Warn",
+  error: "Error",
+  fatal: "Fatal",
+  none: "None",
+  silent: "None",
+}
+
+/** A variable that is unset or set to the empty string (Compose writes `VAR=`) counts as absent. */
+const optionalString = (name: string) =>
+  Config.String(name).pipe(Config.option, Config.map(Option.filter((value) => value.trim() !== "")))
+
+const invalid = (name: string, message: string) =>
+  Config.fail(new ConfigProvider.SourceError({ message: `${name}: ${message}` }))
+
+const url = (name: string, protocols: ReadonlyArray<string>, shape: string) =>
+  optionalString(name).pipe(
+    Config.flatMap(
+      Option.match({
+        onNone: () => Config.succeed(Option.none<URL>()),
+        onSome: (raw) => {
+          const parsed = URL.parse(raw)
+          return parsed !== null && protocols.includes(parsed.protocol)
+            ? Config.succeed(Option.some(parsed))
+            : invalid(name, `expected ${shape}`)
+        },
+      }),
+    ),
+  )
+
+const databaseUrl = url("DATABASE_URL", ["postgres:", "postgresql:"], "postgresql://user:pass@host:port/dbname").pipe(
+  Config.flatMap((parsed) =>
+    Option.isSome(parsed) && parsed.value.pathname.length <= 1
+      ? invalid("DATABASE_URL", "the URL names no database (postgresql://user:pass@host:port/dbname)")
+      : Config.succeed(Option.map(parsed, Redacted.make)),
+  ),
+)
+
+const positiveInt = (name: string, fallback: number) =>
+  optionalString(name).pipe(
+    Config.flatMap(
+      Option.match({
+        onNone: () => Config.succeed(fallback),
+        onSome: (raw) =>
+          /^\d+$/.test(raw.trim()) && Number(raw) > 0
+            ? Config.succeed(Number(raw))
+            : invalid(name, `expected a positive whole number, got ${JSON.stringify(raw)}`),
+      }),
+    ),
+  )
+
+const port = (fallback: number) =>
+  positiveInt("PORT", fallback).pipe(
+    Config.flatMap((value) =>
+      value <= 65535 ? Config.succeed(value) : invalid("PORT", `expected a port between 1 and 65535, got ${value}`),
+    ),
+  )
+
+const logLevel = optionalString("LOG_LEVEL").pipe(
+  Config.flatMap(
+    Option.match({
+      onNone: () => Config.succeed<LogLevel.LogLevel>("Info"),
+      onSome: (raw) => {
+        const level = logLevels[raw.trim().toLowerCase()]
+        return level !== undefined
+          ? Config.succeed(level)
+          : invalid(
+              "LOG_LEVEL",
+              `expected one of trace, debug, info, warn, error, fatal, none; got ${JSON.stringify(raw)}`,
+            )
+      },
+    }),
+  ),
+)
+
+export const settings = (defaults: Defaults): Config.Config<Settings> =>
+  Config.all({
+    serviceName: optionalString("OTEL_SERVICE_NAME").pipe(Config.map(Option.getOrElse(() => defaults.name))),
+    port: port(defaults.port),
+    databaseUrl,
+    otlpEndpoint: url(
+      "OTEL_EXPORTER_OTLP_ENDPOINT",
+      ["http:", "https:"],
+      "an http(s) URL such as http://localhost:4318",
+    ),
+    logLevel,
+    shutdownTimeout: positiveInt("SHUTDOWN_TIMEOUT_MS", 10_000).pipe(Config.map(Duration.millis)),
+    databasePoolSize: positiveInt("DATABASE_POOL_SIZE", 10),
+    databaseConnectTimeout: positiveInt("DATABASE_CONNECT_TIMEOUT_MS", 30_000).pipe(Config.map(Duration.millis)),
+  })
+
+/** One line naming the variable and what is wrong with it, for the start-up failure. */
+export const describeError = (error: Config.ConfigError): string => {
+  const cause = error.cause
+  if ("issue" in cause) {
+    const path = findPath(cause.issue)
+    const message = String(cause.message).split("\n")[0] ?? "invalid value"
+    return path === undefined ? message : `${path}: ${message}`
+  }
+  return cause.message
+}
+
+const findPath = (issue: unknown): string | undefined => {
+  if (typeof issue !== "object" || issue === null) return undefined
+  if ("path" in issue && Array.isArray(issue.path) && issue.path.length > 0) return issue.path.join(".")
+  if ("issue" in issue) return findPath(issue.issue)
+  if ("issues" in issue && Array.isArray(issue.issues)) return findPath(issue.issues[0])
+  return undefined
+}
+
+/** The database URL with its password hidden, safe for logs. */
+export const redactUrl = (value: URL): string => {
+  const copy = new URL(value.href)
+  if (copy.password !== "") copy.password = "***"
+  return copy.href
+}
+
+export class ServiceConfig extends Context.Service<ServiceConfig, Settings>()("platform/ServiceConfig") {
+  static readonly layer = (defaults: Defaults) => Layer.effect(ServiceConfig, settings(defaults))
+}

@@ -1,0 +1,56 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Layer } from "effect"
+import { HttpRouter } from "effect/http"
+import { DatabaseHealth, DatabaseUnavailable } from "../src/Database.ts"
+import * as Health from "../src/Health.ts"
+
+const healthz = (style: "connect" | "rest", database: Layer.Layer<DatabaseHealth>) =>
+  Effect.promise(async () => {
+    const { handler, dispose } = HttpRouter.toWebHandler(Health.layer(style).pipe(Layer.provide(database)), {
+      disableLogger: true,
+    })
+    try {
+      const response = await handler(new Request("http://localhost/healthz"))
+      return { status: response.status, type: response.headers.get("content-type"), body: await response.text() }
+    } finally {
+      await dispose()
+    }
+  })
+
+const down = Layer.succeed(DatabaseHealth, {
+  enabled: true,
+  check: Effect.fail(new DatabaseUnavailable({ message: "connection refused" })),
+})
+const up = Layer.succeed(DatabaseHealth, { enabled: true, check: Effect.void })
+
+describe("GET /healthz", () => {
+  for (const style of ["connect", "rest"] as const) {
+    it.effect(`${style}: 200 ok\\n while the database answers, and without a database`, () =>
+      Effect.gen(function* () {
+        for (const database of [up, DatabaseHealth.disabled]) {
+          const response = yield* healthz(style, database)
+          assert.strictEqual(response.status, 200)
+          assert.strictEqual(response.body, "ok\n")
+        }
+      }),
+    )
+  }
+
+  it.effect("connect: 503 db unhealthy\\n in plain text when the check fails", () =>
+    Effect.gen(function* () {
+      const response = yield* healthz("connect", down)
+      assert.strictEqual(response.status, 503)
+      assert.strictEqual(response.body, "db unhealthy\n")
+      assert.match(response.type ?? "", /^text\/plain/)
+    }),
+  )
+
+  it.effect('rest: 503 {"error":"db health check failed"} when the check fails', () =>
+    Effect.gen(function* () {
+      const response = yield* healthz("rest", down)
+      assert.strictEqual(response.status, 503)
+      assert.strictEqual(response.body, '{"error":"db health check failed"}')
+      assert.match(response.type ?? "", /^application\/json/)
+    }),
+  )
+})

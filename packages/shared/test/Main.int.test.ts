@@ -1,0 +1,84 @@
+import * as net from "node:net"
+import { fileURLToPath } from "node:url"
+import { assert, describe, it } from "@effect/vitest"
+import { freePort, start } from "./processes.ts"
+
+const fixture = fileURLToPath(new URL("./fixtures/service.ts", import.meta.url))
+
+const messages = (lines: ReadonlyArray<Record<string, unknown>>) => lines.map((line) => line.message)
+
+describe("a service process", () => {
+  for (const signal of ["SIGTERM", "SIGINT"] as const) {
+    it(`${signal} while a request is in flight: the request completes, then the process exits 0`, async () => {
+      const port = await freePort()
+      const service = start(fixture, { PORT: String(port), SLOW_MS: "800" })
+      await service.waitFor((line) => line.message === "ready")
+      // fetch keeps the connection alive: the drain must not wait for the idle connection.
+      const inFlight = fetch(`http://127.0.0.1:${port}/slow`).then(async (response) => ({
+        status: response.status,
+        body: await response.text(),
+      }))
+      await new Promise((resolve) => setTimeout(resolve, 200))
+      service.child.kill(signal)
+      const response = await inFlight
+      const code = await service.exited
+      assert.deepStrictEqual(response, { status: 200, body: "finished\n" })
+      assert.strictEqual(code, 0)
+      const logged = messages(service.lines)
+      assert.include(logged, "shutting down: draining in-flight work")
+      assert.strictEqual(logged.at(-1), "stopped")
+      // Every line is a JSON object with the kernel's fields.
+      for (const line of service.lines) {
+        assert.hasAllKeys(line, ["time", "level", "service", "message"])
+        assert.strictEqual(line.service, "fixture")
+      }
+    })
+  }
+
+  it("a bad PORT stops start-up with one line naming the variable, and exit code 1", async () => {
+    const service = start(fixture, { PORT: "eighty" })
+    const code = await service.exited
+    assert.strictEqual(code, 1)
+    assert.strictEqual(service.lines.length, 1)
+    assert.strictEqual(service.lines[0]?.level, "fatal")
+    assert.strictEqual(
+      service.lines[0]?.message,
+      'invalid configuration: PORT: expected a positive whole number, got "eighty"',
+    )
+    assert.strictEqual(service.stderr(), "")
+  })
+
+  it("a database that never comes up fails start-up clearly once the connect timeout passes", async () => {
+    const closed = await freePort()
+    const service = start(fixture, {
+      PORT: String(await freePort()),
+      DATABASE_URL: `postgresql://svc:pw@127.0.0.1:${closed}/fixture_db`,
+      DATABASE_CONNECT_TIMEOUT_MS: "1500",
+    })
+    const code = await service.exited
+    assert.strictEqual(code, 1)
+    const fatal = service.lines.at(-1)
+    assert.strictEqual(fatal?.level, "fatal")
+    assert.match(
+      String(fatal?.message),
+      /^cannot reach the database at postgresql:\/\/svc:\*\*\*@127\.0\.0\.1:\d+\/fixture_db after 1s 500ms: connect ECONNREFUSED/,
+    )
+    // It waited, saying so, before giving up; the password never appears.
+    assert.isTrue(service.lines.some((line) => String(line.message).startsWith("waiting for the database")))
+    assert.notInclude(JSON.stringify(service.lines), ":pw@")
+  })
+
+  it("a port already in use is reported by the service, and exit code 1", async () => {
+    const blocker = net.createServer()
+    const port = await new Promise<number>((resolve) =>
+      blocker.listen(0, () => resolve((blocker.address() as net.AddressInfo).port)),
+    )
+    try {
+      const service = start(fixture, { PORT: String(port) })
+      assert.strictEqual(await service.exited, 1)
+      assert.match(String(service.lines.at(-1)?.message), /^cannot start the HTTP server: listen EADDRINUSE/)
+    } finally {
+      blocker.close()
+    }
+  })
+})
