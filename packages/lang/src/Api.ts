@@ -1,0 +1,76 @@
+import { RequestValidation } from "@platform/shared/RestApi"
+import { Schema } from "effect"
+import { HttpApi, HttpApiEndpoint, HttpApiGroup } from "effect/http-api"
+
+/**
+ * The REST contract of the "custom language" service, declared once: lang serves it, and the
+ * gateway derives its typed client from it. Bodies and status codes are the contract's.
+ */
+
+/** The longest name the `executions.name` column (varchar(255)) holds, in characters. */
+export const MAX_NAME_LENGTH = 255
+
+/**
+ * A name lang can echo and store: PostgreSQL text cannot hold NUL, a lone UTF-16 surrogate
+ * would be stored as U+FFFD (a different name), and varchar(255) counts code points.
+ */
+export const Name = Schema.String.check(
+  Schema.makeFilter((name) => !name.includes("\u0000") || "must not contain NUL characters"),
+  Schema.makeFilter((name) => name.isWellFormed() || "must be valid Unicode text"),
+  Schema.makeFilter(
+    (name) => [...name].length <= MAX_NAME_LENGTH || `must be at most ${MAX_NAME_LENGTH} characters long`,
+  ),
+)
+
+export const InvokeRequest = Schema.Struct({
+  /** Missing, `null` or empty: `World`. */
+  name: Schema.optionalKey(Schema.NullOr(Name).annotate({ message: "must be a string" })),
+})
+export type InvokeRequest = typeof InvokeRequest.Type
+
+export const InvokeResponse = Schema.Struct({ message: Schema.String })
+export type InvokeResponse = typeof InvokeResponse.Type
+
+/** The error answers lang is configured to give, keyed by the name that asks for them. */
+export class Unauthorized extends Schema.Error<Unauthorized>("lang/Unauthorized")(
+  Schema.Struct({ _tag: Schema.tagDefaultOmit("Unauthorized"), error: Schema.tag("unauthorized") }),
+  { httpApiStatus: 401 },
+) {}
+
+export class Forbidden extends Schema.Error<Forbidden>("lang/Forbidden")(
+  Schema.Struct({ _tag: Schema.tagDefaultOmit("Forbidden"), error: Schema.tag("forbidden") }),
+  { httpApiStatus: 403 },
+) {}
+
+export class NotFound extends Schema.Error<NotFound>("lang/NotFound")(
+  Schema.Struct({ _tag: Schema.tagDefaultOmit("NotFound"), error: Schema.tag("not found") }),
+  { httpApiStatus: 404 },
+) {}
+
+export class Conflict extends Schema.Error<Conflict>("lang/Conflict")(
+  Schema.Struct({ _tag: Schema.tagDefaultOmit("Conflict"), error: Schema.tag("conflict") }),
+  { httpApiStatus: 409 },
+) {}
+
+export class RateLimited extends Schema.Error<RateLimited>("lang/RateLimited")(
+  Schema.Struct({ _tag: Schema.tagDefaultOmit("RateLimited"), error: Schema.tag("rate limited") }),
+  { httpApiStatus: 429 },
+) {}
+
+export class Unavailable extends Schema.Error<Unavailable>("lang/Unavailable")(
+  Schema.Struct({ _tag: Schema.tagDefaultOmit("Unavailable"), error: Schema.tag("service unavailable") }),
+  { httpApiStatus: 503 },
+) {}
+
+export type Rejection = Unauthorized | Forbidden | NotFound | Conflict | RateLimited | Unavailable
+
+export const invoke = HttpApiEndpoint.post("invoke", "/invoke", {
+  // `null`, and so an empty body, is accepted as `{}`, as the original Express service does.
+  payload: [InvokeRequest, Schema.Null],
+  success: InvokeResponse,
+  error: [Unauthorized, Forbidden, NotFound, Conflict, RateLimited, Unavailable],
+})
+
+export class LangGroup extends HttpApiGroup.make("lang").add(invoke) {}
+
+export class LangApi extends HttpApi.make("lang").add(LangGroup).middleware(RequestValidation) {}

@@ -1,0 +1,14 @@
+import { Effect } from "effect"
+import { HttpApiBuilder } from "effect/http-api"
+import { LangApi } from "./Api.ts"
+import { Lang } from "./Lang.ts"
+
+/** The REST adapter: the contract's endpoint onto the domain. */
+export const LangHttp = HttpApiBuilder.group(LangApi, "lang", (handlers) =>
+  Effect.gen(function* () {
+    const lang = yield* Lang
+    return handlers.handle("invoke", ({ payload }) =>
+      Effect.map(lang.invoke(payload?.name), (message) => ({ message })),
+    )
+  }),
+)
