@@ -2,7 +2,8 @@
 # installing them from the npm registry into a cache folder when the machine lacks them
 # (Debian's Node 20 is too old for Effect 4). Idempotent and quiet when all is in place.
 
-toolchain_dir="${XDG_CACHE_HOME:-$HOME/.cache}/effect-platform/tools"
+# Node and pnpm go in folders of their own: one `npm install --no-save` prunes what another put there.
+toolchain_dir="${XDG_CACHE_HOME:-$HOME/.cache}/effect-platform"
 toolchain_node_major=24
 
 toolchain_fail() { printf 'toolchain: %s\n' "$*" >&2; return 1; }
@@ -20,24 +21,24 @@ toolchain_setup() {
   [ -n "$pnpm_version" ] || { toolchain_fail "package.json pins no pnpm version"; return 1; }
 
   if ! toolchain_node_ok; then
-    if [ ! -x "$toolchain_dir/node_modules/.bin/node" ]; then
+    if [ ! -x "$toolchain_dir/node/node_modules/.bin/node" ]; then
       printf 'toolchain: node %s is older than 22.19; installing node@%s into %s\n' \
-        "$(node --version 2>/dev/null || echo '(none)')" "$toolchain_node_major" "$toolchain_dir" >&2
-      mkdir -p "$toolchain_dir"
-      npm install --prefix "$toolchain_dir" --no-save --no-audit --no-fund --loglevel=error \
+        "$(node --version 2>/dev/null || echo '(none)')" "$toolchain_node_major" "$toolchain_dir/node" >&2
+      mkdir -p "$toolchain_dir/node"
+      npm install --prefix "$toolchain_dir/node" --no-save --no-audit --no-fund --loglevel=error \
         "node@$toolchain_node_major" >/dev/null || { toolchain_fail "could not install node@$toolchain_node_major"; return 1; }
     fi
-    export PATH="$toolchain_dir/node_modules/.bin:$PATH"
+    export PATH="$toolchain_dir/node/node_modules/.bin:$PATH"
     toolchain_node_ok || { toolchain_fail "node $(node --version) is still older than 22.19"; return 1; }
   fi
 
   if [ "$(pnpm --version 2>/dev/null || true)" != "$pnpm_version" ]; then
-    if [ "$("$toolchain_dir/node_modules/.bin/pnpm" --version 2>/dev/null || true)" != "$pnpm_version" ]; then
-      printf 'toolchain: installing pnpm@%s into %s\n' "$pnpm_version" "$toolchain_dir" >&2
-      mkdir -p "$toolchain_dir"
-      npm install --prefix "$toolchain_dir" --no-save --no-audit --no-fund --loglevel=error \
+    if [ "$("$toolchain_dir/pnpm-$pnpm_version/node_modules/.bin/pnpm" --version 2>/dev/null || true)" != "$pnpm_version" ]; then
+      printf 'toolchain: installing pnpm@%s into %s\n' "$pnpm_version" "$toolchain_dir/pnpm-$pnpm_version" >&2
+      mkdir -p "$toolchain_dir/pnpm-$pnpm_version"
+      npm install --prefix "$toolchain_dir/pnpm-$pnpm_version" --no-save --no-audit --no-fund --loglevel=error \
         "pnpm@$pnpm_version" >/dev/null || { toolchain_fail "could not install pnpm@$pnpm_version"; return 1; }
     fi
-    export PATH="$toolchain_dir/node_modules/.bin:$PATH"
+    export PATH="$toolchain_dir/pnpm-$pnpm_version/node_modules/.bin:$PATH"
   fi
 }
