@@ -1,4 +1,4 @@
-import { RequestValidation } from "@platform/shared/RestApi"
+import { ErrorResponse, RequestValidation } from "@platform/shared/RestApi"
 import { Schema } from "effect"
 import { HttpApi, HttpApiEndpoint, HttpApiGroup } from "effect/http-api"
 
@@ -32,35 +32,12 @@ export const InvokeResponse = Schema.Struct({ message: Schema.String })
 export type InvokeResponse = typeof InvokeResponse.Type
 
 /** The error answers lang is configured to give, keyed by the name that asks for them. */
-export class Unauthorized extends Schema.Error<Unauthorized>("lang/Unauthorized")(
-  Schema.Struct({ _tag: Schema.tagDefaultOmit("Unauthorized"), error: Schema.tag("unauthorized") }),
-  { httpApiStatus: 401 },
-) {}
-
-export class Forbidden extends Schema.Error<Forbidden>("lang/Forbidden")(
-  Schema.Struct({ _tag: Schema.tagDefaultOmit("Forbidden"), error: Schema.tag("forbidden") }),
-  { httpApiStatus: 403 },
-) {}
-
-export class NotFound extends Schema.Error<NotFound>("lang/NotFound")(
-  Schema.Struct({ _tag: Schema.tagDefaultOmit("NotFound"), error: Schema.tag("not found") }),
-  { httpApiStatus: 404 },
-) {}
-
-export class Conflict extends Schema.Error<Conflict>("lang/Conflict")(
-  Schema.Struct({ _tag: Schema.tagDefaultOmit("Conflict"), error: Schema.tag("conflict") }),
-  { httpApiStatus: 409 },
-) {}
-
-export class RateLimited extends Schema.Error<RateLimited>("lang/RateLimited")(
-  Schema.Struct({ _tag: Schema.tagDefaultOmit("RateLimited"), error: Schema.tag("rate limited") }),
-  { httpApiStatus: 429 },
-) {}
-
-export class Unavailable extends Schema.Error<Unavailable>("lang/Unavailable")(
-  Schema.Struct({ _tag: Schema.tagDefaultOmit("Unavailable"), error: Schema.tag("service unavailable") }),
-  { httpApiStatus: 503 },
-) {}
+export class Unauthorized extends ErrorResponse<Unauthorized>()("Unauthorized", 401, "unauthorized") {}
+export class Forbidden extends ErrorResponse<Forbidden>()("Forbidden", 403, "forbidden") {}
+export class NotFound extends ErrorResponse<NotFound>()("NotFound", 404, "not found") {}
+export class Conflict extends ErrorResponse<Conflict>()("Conflict", 409, "conflict") {}
+export class RateLimited extends ErrorResponse<RateLimited>()("RateLimited", 429, "rate limited") {}
+export class Unavailable extends ErrorResponse<Unavailable>()("Unavailable", 503, "service unavailable") {}
 
 export type Rejection = Unauthorized | Forbidden | NotFound | Conflict | RateLimited | Unavailable
 

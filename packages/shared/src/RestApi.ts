@@ -88,3 +88,16 @@ export class RequestValidation extends HttpApiMiddleware.Service<RequestValidati
 
 /** The body limit, as a layer for the server that serves a REST API. */
 export const bodyLimit = Layer.succeed(HttpIncomingMessage.MaxBodySize, ByteSize.bytes(MAX_BODY_BYTES))
+
+/**
+ * An error answer whose body is always the same: `{"error": "<text>"}` with `status`. The tag
+ * names it in code (`Effect.catchTag`) and stays off the wire.
+ *
+ * `class RateLimited extends RestApi.ErrorResponse<RateLimited>()("RateLimited", 429, "rate limited") {}`
+ */
+export const ErrorResponse =
+  <Self>() =>
+  <const Tag extends string, const Text extends string>(tag: Tag, status: number, text: Text) =>
+    Schema.Error<Self>(tag)(Schema.Struct({ _tag: Schema.tagDefaultOmit(tag), error: Schema.tag(text) }), {
+      httpApiStatus: status,
+    })
