@@ -97,7 +97,7 @@ export const layer = (migrations: Migrations) =>
     Effect.gen(function* () {
       const config = yield* ServiceConfig
       if (Option.isNone(config.databaseUrl)) {
-        return yield* new DatabaseUnavailable({ message: "DATABASE_URL is not set" })
+        return yield* new DatabaseUnavailable({ message: "DATABASE_URL is not set, and this needs the database" })
       }
       const target = Redacted.value(config.databaseUrl.value)
       const shown = redactUrl(target)

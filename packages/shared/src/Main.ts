@@ -49,3 +49,21 @@ export const run = <E>(defaults: Defaults, app: Layer.Layer<never, E, ServiceCon
     teardown: (exit, onExit) => onExit(Exit.isSuccess(exit) || Cause.hasInterruptsOnly(exit.cause) ? 0 : 1),
   })
 }
+
+/**
+ * Runs a one-off command (a migration, a key rotation) with the service's configuration and
+ * logging: exit 0 when it succeeds, one log line and exit 1 when it fails.
+ */
+export const runTask = <A, E>(defaults: Defaults, task: Effect.Effect<A, E, ServiceConfig>): void => {
+  const program = task.pipe(
+    Effect.provide(Logging.layer),
+    Effect.provide(ServiceConfig.layer(defaults)),
+    Effect.tapCause((cause) =>
+      Effect.logFatal(describeFailure(cause)).pipe(Effect.provide(Logging.bootstrap(defaults.name))),
+    ),
+  )
+  NodeRuntime.runMain(program, {
+    disableErrorReporting: true,
+    teardown: (exit, onExit) => onExit(Exit.isSuccess(exit) ? 0 : 1),
+  })
+}

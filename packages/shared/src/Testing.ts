@@ -61,10 +61,14 @@ export const unusedDatabase = (prefix: string) =>
 export const sqlClient = (url: URL) =>
   PgClient.layer({ url: Redacted.make(url.href), maxConnections: 2, applicationName: "tests" }).pipe(Layer.orDie)
 
-/** The service's settings from a record, as if those were its environment variables. */
+/**
+ * The service's settings from a record, as if those were its environment variables. The
+ * record is the configuration of everything the layer is provided to (the service's own
+ * `Config` reads too), not only of the kernel's settings.
+ */
 export const config = (defaults: Defaults, env: Record<string, string>) =>
   ServiceConfig.layer(defaults).pipe(
-    Layer.provide(ConfigProvider.layer(ConfigProvider.fromEnv({ env: { LOG_LEVEL: "warn", ...env } }))),
+    Layer.provideMerge(ConfigProvider.layer(ConfigProvider.fromEnv({ env: { LOG_LEVEL: "warn", ...env } }))),
   )
 
 /** `http://127.0.0.1:<port>` of the running test server. */

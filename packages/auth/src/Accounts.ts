@@ -1,0 +1,186 @@
+import { createHash, randomBytes, randomUUID } from "node:crypto"
+import * as ErrorMessage from "@platform/shared/ErrorMessage"
+import { InvalidRequest } from "@platform/shared/RestApi"
+import { Context, Duration, Effect, Layer, Option } from "effect"
+import {
+  type Credentials,
+  DatabaseNotConfigured,
+  DatabaseUnavailable,
+  EmailTaken,
+  InvalidCredentials,
+  InvalidRefreshToken,
+  type Session,
+  TooManyAttempts,
+  type User,
+} from "./Api.ts"
+import { AuthConfig } from "./AuthConfig.ts"
+import { LoginFailuresRepo } from "./LoginFailuresRepo.ts"
+import { Passwords } from "./Passwords.ts"
+import { RefreshTokensRepo } from "./RefreshTokensRepo.ts"
+import { Tokens } from "./Tokens.ts"
+import { UsersRepo } from "./UsersRepo.ts"
+
+/** bcrypt reads at most 72 bytes; a longer password is refused rather than silently cut. */
+export const MAX_PASSWORD_BYTES = 72
+export const MIN_PASSWORD_BYTES = 8
+const MAX_EMAIL_LENGTH = 254
+const EMAIL = /^[^\s@]+@[^\s@.]+(\.[^\s@.]+)+$/
+
+const required = () => new InvalidRequest({ error: "email and password are required" })
+
+const given = (value: string | null | undefined): value is string =>
+  value !== undefined && value !== null && value !== ""
+
+/** Trimmed and lower-cased, so that one mailbox is one account. */
+export const normalizeEmail = (email: string) => email.trim().toLowerCase()
+
+const validEmail = (email: string) => email.length <= MAX_EMAIL_LENGTH && EMAIL.test(email)
+
+const passwordBytes = (password: string) => Buffer.byteLength(password, "utf8")
+
+/** Refresh tokens are random; only their SHA-256 is stored. */
+const newRefreshToken = () => randomBytes(32).toString("base64url")
+const hashToken = (token: string) => new Uint8Array(createHash("sha256").update(token).digest())
+
+type AccountsError = InvalidRequest | DatabaseNotConfigured | DatabaseUnavailable
+
+/**
+ * Accounts and sessions: registration, login with brute-force throttling, refresh-token
+ * rotation with reuse detection, logout. Access tokens come from `Tokens`.
+ */
+export class Accounts extends Context.Service<
+  Accounts,
+  {
+    readonly register: (credentials: Credentials) => Effect.Effect<User, AccountsError | EmailTaken>
+    readonly login: (
+      credentials: Credentials,
+    ) => Effect.Effect<Session, AccountsError | InvalidCredentials | TooManyAttempts>
+    readonly refresh: (
+      refreshToken: string | null | undefined,
+    ) => Effect.Effect<Session, AccountsError | InvalidRefreshToken>
+    readonly logout: (refreshToken: string | null | undefined) => Effect.Effect<void, AccountsError>
+  }
+>()("auth/Accounts") {
+  static readonly layer = Layer.effect(
+    Accounts,
+    Effect.gen(function* () {
+      const config = yield* AuthConfig
+      const users = yield* UsersRepo
+      const failures = yield* LoginFailuresRepo
+      const refreshTokens = yield* RefreshTokensRepo
+      const passwords = yield* Passwords
+      const tokens = yield* Tokens
+      const refreshTtlSeconds = Duration.toSeconds(config.refreshTtl)
+
+      /** A database failure is the service's problem, not the client's: 503, and a log line. */
+      const unavailable = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+        Effect.catch(effect, (error) =>
+          Effect.logError(`database call failed: ${ErrorMessage.describe(error)}`).pipe(
+            Effect.andThen(Effect.fail(new DatabaseUnavailable())),
+          ),
+        )
+
+      const openSession = (user: { readonly id: string; readonly role: string }, familyId: string) =>
+        Effect.gen(function* () {
+          const refreshToken = newRefreshToken()
+          yield* unavailable(
+            refreshTokens.insert({
+              user_id: user.id,
+              family_id: familyId,
+              token_hash: hashToken(refreshToken),
+              ttlSeconds: refreshTtlSeconds,
+            }),
+          )
+          const { token, expiresIn } = yield* tokens.issue(user)
+          return { token, refreshToken, expiresIn }
+        })
+
+      const register = Effect.fn("Accounts.register")(function* (credentials: Credentials) {
+        if (!given(credentials.email) || !given(credentials.password)) return yield* required()
+        const email = normalizeEmail(credentials.email)
+        const password = credentials.password
+        if (!validEmail(email)) return yield* new InvalidRequest({ error: "email must be a valid address" })
+        const bytes = passwordBytes(password)
+        if (bytes < MIN_PASSWORD_BYTES || bytes > MAX_PASSWORD_BYTES) {
+          return yield* new InvalidRequest({
+            error: `password must be between ${MIN_PASSWORD_BYTES} and ${MAX_PASSWORD_BYTES} bytes long`,
+          })
+        }
+        if (normalizeEmail(password) === email) {
+          return yield* new InvalidRequest({ error: "password must not be the email address" })
+        }
+        // Emails stored by the original service keep their case: compare without it.
+        if (Option.isSome(yield* unavailable(users.findByEmail(email)))) return yield* new EmailTaken()
+        const password_hash = yield* passwords.hash(password)
+        const inserted = yield* unavailable(users.insert({ email, password_hash }))
+        if (Option.isNone(inserted)) return yield* new EmailTaken()
+        const { id, role } = inserted.value
+        yield* Effect.logInfo("user registered").pipe(Effect.annotateLogs("user_id", id))
+        return { id, email: inserted.value.email, role }
+      })
+
+      const login = Effect.fn("Accounts.login")(function* (credentials: Credentials) {
+        if (!given(credentials.email) || !given(credentials.password)) return yield* required()
+        const password = credentials.password
+        if (passwordBytes(password) > MAX_PASSWORD_BYTES) {
+          return yield* new InvalidRequest({ error: `password must be at most ${MAX_PASSWORD_BYTES} bytes long` })
+        }
+        const email = normalizeEmail(credentials.email)
+        const window = yield* unavailable(failures.window(email, config.loginFailureWindow))
+        if (window.count >= config.maxLoginFailures) {
+          yield* Effect.logWarning("login throttled: too many failed attempts").pipe(
+            Effect.annotateLogs("email", email),
+          )
+          return yield* new TooManyAttempts({ retryAfterSeconds: Math.max(1, window.secondsUntilOldestExpires) })
+        }
+        const user = validEmail(email) ? yield* unavailable(users.findByEmail(email)) : Option.none()
+        const matches = yield* passwords.verify(
+          password,
+          Option.getOrUndefined(Option.map(user, (found) => found.password_hash)),
+        )
+        if (!matches || Option.isNone(user)) {
+          yield* unavailable(failures.record(email, config.loginFailureWindow))
+          return yield* new InvalidCredentials()
+        }
+        if (window.count > 0) yield* unavailable(failures.clear(email))
+        return yield* openSession(user.value, randomUUID())
+      })
+
+      const refresh = Effect.fn("Accounts.refresh")(function* (presented: string | null | undefined) {
+        if (!given(presented)) return yield* new InvalidRequest({ error: "refreshToken is required" })
+        const found = yield* unavailable(refreshTokens.findByHash(hashToken(presented)))
+        if (Option.isNone(found)) return yield* new InvalidRefreshToken()
+        const token = found.value
+        if (token.revoked || token.expired) return yield* new InvalidRefreshToken()
+        // A used token presented again was stolen or replayed: end the whole session.
+        const first = !token.used && (yield* unavailable(refreshTokens.markUsed(token.id)))
+        if (!first) {
+          yield* unavailable(refreshTokens.revokeFamily(token.family_id))
+          yield* Effect.logWarning("refresh token reused: the session is revoked").pipe(
+            Effect.annotateLogs("user_id", token.user_id),
+          )
+          return yield* new InvalidRefreshToken()
+        }
+        const user = yield* unavailable(users.findById(token.user_id))
+        if (Option.isNone(user)) return yield* new InvalidRefreshToken()
+        return yield* openSession(user.value, token.family_id)
+      })
+
+      const logout = Effect.fn("Accounts.logout")(function* (presented: string | null | undefined) {
+        if (!given(presented)) return yield* new InvalidRequest({ error: "refreshToken is required" })
+        const found = yield* unavailable(refreshTokens.findByHash(hashToken(presented)))
+        if (Option.isSome(found)) yield* unavailable(refreshTokens.revokeFamily(found.value.family_id))
+      })
+
+      return Accounts.of({ register, login, refresh, logout })
+    }),
+  )
+
+  /** Without a database there are no accounts: the original would hand anyone a token here. */
+  static readonly disabled = Layer.succeed(Accounts, {
+    register: () => Effect.fail(new DatabaseNotConfigured()),
+    login: () => Effect.fail(new DatabaseNotConfigured()),
+    refresh: () => Effect.fail(new DatabaseNotConfigured()),
+    logout: () => Effect.fail(new DatabaseNotConfigured()),
+  })
+}

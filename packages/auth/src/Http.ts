@@ -1,0 +1,65 @@
+import { Effect, Option } from "effect"
+import { HttpApiBuilder, HttpApiSchema } from "effect/http-api"
+import { Accounts } from "./Accounts.ts"
+import { AuthApi, MissingBearer } from "./Api.ts"
+import { AuthConfig } from "./AuthConfig.ts"
+import { SigningKeys } from "./SigningKeys.ts"
+import { Tokens } from "./Tokens.ts"
+
+/** `Bearer <token>`, the scheme in any case, as RFC 6750 allows. */
+export const bearerToken = (authorization: string | undefined): Option.Option<string> => {
+  const match = authorization?.match(/^\s*bearer\s+(\S+)\s*$/i)
+  return Option.fromUndefinedOr(match?.[1])
+}
+
+export const AccountsHttp = HttpApiBuilder.group(AuthApi, "accounts", (handlers) =>
+  Effect.gen(function* () {
+    const accounts = yield* Accounts
+    return handlers
+      .handle("register", ({ payload }) => accounts.register(payload))
+      .handle("login", ({ payload }) => accounts.login(payload))
+      .handle("refresh", ({ payload }) => accounts.refresh(payload.refreshToken))
+      .handle("logout", ({ payload }) => accounts.logout(payload.refreshToken))
+  }),
+)
+
+export const TokensHttp = HttpApiBuilder.group(AuthApi, "tokens", (handlers) =>
+  Effect.gen(function* () {
+    const config = yield* AuthConfig
+    const tokens = yield* Tokens
+    const keys = yield* SigningKeys
+    return handlers
+      .handle("verify", ({ headers }) =>
+        Effect.gen(function* () {
+          const token = bearerToken(headers.authorization)
+          if (Option.isNone(token)) return yield* new MissingBearer()
+          const claims = yield* tokens.verify(token.value)
+          return HttpApiSchema.withHeaders({
+            body: { ok: true as const, userId: claims.sub },
+            headers: { "x-user-id": claims.sub, "x-user-role": claims.role },
+          })
+        }),
+      )
+      .handle("jwks", () => keys.jwks)
+      .handle("openIdConfiguration", ({ headers }) =>
+        Effect.sync(() => {
+          const base = Option.getOrElse(
+            config.publicUrl,
+            () =>
+              `${headers["x-forwarded-proto"] ?? "http"}://${headers["x-forwarded-host"] ?? headers.host ?? "localhost"}`,
+          )
+          return {
+            issuer: config.issuer,
+            jwks_uri: `${base}/.well-known/jwks.json`,
+            token_endpoint: `${base}/auth/login`,
+            id_token_signing_alg_values_supported: ["RS256"],
+            token_endpoint_auth_methods_supported: ["none"],
+            grant_types_supported: ["password", "refresh_token"],
+            response_types_supported: ["token"],
+            subject_types_supported: ["public"],
+            claims_supported: ["sub", "role", "iss", "iat", "exp"],
+          }
+        }),
+      )
+  }),
+)

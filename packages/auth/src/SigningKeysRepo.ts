@@ -1,0 +1,60 @@
+import { Context, Effect, Layer, Schema } from "effect"
+import { SqlClient, type SqlError, SqlSchema } from "effect/sql"
+import type { JWK } from "jose"
+
+export const StoredKey = Schema.Struct({
+  kid: Schema.String,
+  private_jwk: Schema.String,
+  created_at: Schema.Date,
+})
+export type StoredKey = typeof StoredKey.Type
+
+type Failure = SqlError.SqlError | Schema.SchemaError
+
+/** Every replica serialises key creation on this advisory lock, so the first start makes one key. */
+const LOCK = 72_617_001
+
+export class SigningKeysRepo extends Context.Service<
+  SigningKeysRepo,
+  {
+    /** Newest first. */
+    readonly all: Effect.Effect<ReadonlyArray<StoredKey>, Failure>
+    readonly add: (key: { readonly kid: string; readonly privateJwk: JWK }) => Effect.Effect<void, SqlError.SqlError>
+    /** Stores `make()`'s key unless a key exists already (decided under a lock). */
+    readonly ensureOne: <E>(
+      make: Effect.Effect<{ readonly kid: string; readonly privateJwk: JWK }, E>,
+    ) => Effect.Effect<boolean, Failure | E>
+  }
+>()("auth/SigningKeysRepo") {
+  static readonly layer = Layer.effect(
+    SigningKeysRepo,
+    Effect.gen(function* () {
+      const sql = yield* SqlClient.SqlClient
+      const all = SqlSchema.findAll({
+        Request: Schema.Void,
+        Result: StoredKey,
+        execute: () => sql`SELECT kid, private_jwk, created_at FROM signing_keys ORDER BY created_at DESC, kid`,
+      })(undefined)
+      const add = (key: { readonly kid: string; readonly privateJwk: JWK }) =>
+        sql`INSERT INTO signing_keys ${sql.insert({ kid: key.kid, private_jwk: JSON.stringify(key.privateJwk) })}`.pipe(
+          Effect.asVoid,
+        )
+      return SigningKeysRepo.of({
+        all: all.pipe(Effect.withSpan("SigningKeysRepo.all")),
+        add: (key) => add(key).pipe(Effect.withSpan("SigningKeysRepo.add")),
+        ensureOne: (make) =>
+          sql
+            .withTransaction(
+              Effect.gen(function* () {
+                yield* sql`SELECT pg_advisory_xact_lock(${LOCK})`
+                const [row] = yield* sql<{ n: number }>`SELECT count(*)::int AS n FROM signing_keys`
+                if ((row?.n ?? 0) > 0) return false
+                yield* add(yield* make)
+                return true
+              }),
+            )
+            .pipe(Effect.withSpan("SigningKeysRepo.ensureOne")),
+      })
+    }),
+  )
+}

@@ -1,0 +1,122 @@
+import { Clock, Context, Duration, Effect, Layer, Option, Schema } from "effect"
+import { decodeProtectedHeader, jwtVerify, SignJWT } from "jose"
+import { InvalidToken } from "./Api.ts"
+import { AuthConfig } from "./AuthConfig.ts"
+import { SigningKeys } from "./SigningKeys.ts"
+
+/** What a valid access token says. */
+export interface Claims {
+  readonly sub: string
+  readonly role: string
+  /** Seconds since the epoch. */
+  readonly exp: number
+}
+
+const Payload = Schema.Struct({ sub: Schema.String, role: Schema.optional(Schema.String), exp: Schema.Number })
+const decodePayload = Schema.decodeUnknownOption(Payload)
+
+/**
+ * RS256 access tokens: header `kid`, claims `sub`, `role`, `iss`, `iat`, `exp`. Verification
+ * pins RS256, demands the issuer, checks `exp` and `nbf`, and takes keys only from the service's
+ * own published set, so `alg: none`, HS256 signed with the public key, unknown or retired kids,
+ * expired and foreign tokens are all `InvalidToken`.
+ */
+export class Tokens extends Context.Service<
+  Tokens,
+  {
+    readonly issue: (user: { readonly id: string; readonly role: string }) => Effect.Effect<{
+      readonly token: string
+      readonly expiresIn: number
+    }>
+    readonly verify: (token: string) => Effect.Effect<Claims, InvalidToken>
+  }
+>()("auth/Tokens") {
+  static readonly layer = Layer.effect(
+    Tokens,
+    Effect.gen(function* () {
+      const config = yield* AuthConfig
+      const keys = yield* SigningKeys
+      const ttlSeconds = Duration.toSeconds(config.tokenTtl)
+
+      const issue = Effect.fn("Tokens.issue")(function* (user: { readonly id: string; readonly role: string }) {
+        const key = yield* keys.current
+        const now = Math.floor((yield* Clock.currentTimeMillis) / 1000)
+        const token = yield* Effect.promise(() =>
+          new SignJWT({ role: user.role })
+            .setProtectedHeader({ alg: "RS256", kid: key.kid, typ: "JWT" })
+            .setSubject(user.id)
+            .setIssuer(config.issuer)
+            .setIssuedAt(now)
+            .setExpirationTime(now + ttlSeconds)
+            .sign(key.privateKey),
+        )
+        return { token, expiresIn: ttlSeconds }
+      })
+
+      const verified = new VerifiedCache(VERIFIED_CACHE_SIZE)
+
+      const verifySignature = Effect.fnUntraced(function* (token: string) {
+        const header = yield* Effect.try({ try: () => decodeProtectedHeader(token), catch: () => new InvalidToken() })
+        if (header.alg !== "RS256" || typeof header.kid !== "string") return yield* new InvalidToken()
+        const key = yield* keys.find(header.kid)
+        if (Option.isNone(key)) return yield* new InvalidToken()
+        const now = yield* Clock.currentTimeMillis
+        const { payload } = yield* Effect.tryPromise({
+          try: () =>
+            jwtVerify(token, key.value.publicKey, {
+              algorithms: ["RS256"],
+              issuer: config.issuer,
+              currentDate: new Date(now),
+              requiredClaims: ["sub", "exp"],
+            }),
+          catch: () => new InvalidToken(),
+        })
+        const claims = decodePayload(payload)
+        if (Option.isNone(claims)) return yield* new InvalidToken()
+        return { sub: claims.value.sub, role: claims.value.role ?? "user", exp: claims.value.exp }
+      })
+
+      const verify = Effect.fn("Tokens.verify")(function* (token: string) {
+        const now = (yield* Clock.currentTimeMillis) / 1000
+        const cached = verified.get(token, now)
+        if (cached !== undefined) return cached
+        const claims = yield* verifySignature(token)
+        verified.set(token, claims)
+        return claims
+      })
+
+      return Tokens.of({ issue, verify })
+    }),
+  )
+}
+
+/**
+ * The same token is presented on every request of a session: its signature is checked once,
+ * then its claims are kept (by the token's exact text) until it expires. Only tokens that
+ * passed every check are kept, and `exp` is checked on every hit.
+ */
+const VERIFIED_CACHE_SIZE = 10_000
+
+class VerifiedCache {
+  private readonly entries = new Map<string, Claims>()
+  private readonly capacity: number
+  constructor(capacity: number) {
+    this.capacity = capacity
+  }
+
+  get(token: string, nowSeconds: number): Claims | undefined {
+    const claims = this.entries.get(token)
+    if (claims === undefined) return undefined
+    if (claims.exp > nowSeconds) return claims
+    this.entries.delete(token)
+    return undefined
+  }
+
+  set(token: string, claims: Claims) {
+    if (this.entries.size >= this.capacity) {
+      const oldest = this.entries.keys().next()
+      if (!oldest.done) this.entries.delete(oldest.value)
+    }
+    this.entries.set(token, claims)
+  }
+}
