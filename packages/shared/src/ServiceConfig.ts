@@ -40,10 +40,11 @@ const logLevels: Record<string, LogLevel.LogLevel> = {
 }
 
 /** A variable that is unset or set to the empty string (Compose writes `VAR=`) counts as absent. */
-const optionalString = (name: string) =>
+export const optionalString = (name: string) =>
   Config.String(name).pipe(Config.option, Config.map(Option.filter((value) => value.trim() !== "")))
 
-const invalid = (name: string, message: string) =>
+/** A configuration error naming the variable, for the one-line start-up failure. */
+export const invalid = (name: string, message: string) =>
   Config.fail(new ConfigProvider.SourceError({ message: `${name}: ${message}` }))
 
 const url = (name: string, protocols: ReadonlyArray<string>, shape: string) =>
@@ -69,7 +70,8 @@ const databaseUrl = url("DATABASE_URL", ["postgres:", "postgresql:"], "postgresq
   ),
 )
 
-const positiveInt = (name: string, fallback: number) =>
+/** A whole number above zero, `fallback` when unset. */
+export const positiveInt = (name: string, fallback: number) =>
   optionalString(name).pipe(
     Config.flatMap(
       Option.match({
