@@ -1,0 +1,160 @@
+import type * as http from "node:http"
+import type * as http2 from "node:http2"
+import type { DescMessage, DescService, MessageInitShape, MessageShape } from "@bufbuild/protobuf"
+import {
+  Code,
+  ConnectError,
+  type ConnectRouter,
+  createContextKey,
+  createContextValues,
+  type HandlerContext,
+} from "@connectrpc/connect"
+import { connectNodeAdapter } from "@connectrpc/connect-node"
+import { NodeHttpServerRequest } from "@effect/platform-node"
+import { Cause, Context, Duration, Effect, Exit, type Layer, Option, Result } from "effect"
+import { HttpRouter, HttpServerRequest, HttpServerResponse } from "effect/http"
+
+/** A unary method's handler, written as an Effect over the generated message types. */
+type UnaryHandler<I extends DescMessage, O extends DescMessage, E, R> = (
+  request: MessageShape<I>,
+  context: HandlerContext,
+) => Effect.Effect<MessageInitShape<O>, E, R>
+
+/** One Effect handler per method of a generated service (unary methods: all the contract has). */
+export type Handlers<S extends DescService, E, R> = {
+  readonly [K in keyof S["method"]]: S["method"][K] extends {
+    readonly methodKind: "unary"
+    readonly input: infer I extends DescMessage
+    readonly output: infer O extends DescMessage
+  }
+    ? UnaryHandler<I, O, E, R>
+    : never
+}
+
+/** The failures the handlers can produce. */
+export type HandlersError<H> = {
+  readonly [K in keyof H]: H[K] extends (...args: never) => Effect.Effect<unknown, infer E, unknown> ? E : never
+}[keyof H]
+
+/** The services the handlers need. */
+export type HandlersServices<H> = {
+  readonly [K in keyof H]: H[K] extends (...args: never) => Effect.Effect<unknown, unknown, infer R> ? R : never
+}[keyof H]
+
+/** The deadline a client asked for (`connect-timeout-ms`, `grpc-timeout`) passed. */
+const deadlineExceeded = () => new ConnectError("the deadline passed before the call finished", Code.DeadlineExceeded)
+
+/** The fiber context of the HTTP request a Connect call arrived on: its span, its services. */
+const RequestContext = createContextKey<Context.Context<never> | undefined>(undefined, {
+  description: "the Effect context of the request",
+})
+
+type NodeRequest = http.IncomingMessage | http2.Http2ServerRequest
+type NodeResponse = http.ServerResponse | http2.Http2ServerResponse
+
+/**
+ * Serves a generated Connect service from Effect handlers, on the kernel's server: the Connect
+ * protocol (JSON and binary), gRPC and gRPC-Web, over HTTP/1.1 and h2c, through
+ * `@connectrpc/connect-node` (which owns the wire format, content types and error bodies).
+ *
+ * Each call runs as a fiber in the context of its HTTP request (so it continues the request's
+ * trace), inside a server span named `<package>.<Service>/<Method>`. The client's deadline
+ * becomes an Effect timeout, and a client that cancels or goes away interrupts the fiber.
+ * Failures are mapped to Connect codes by `toConnectError`; defects are logged and answered as
+ * `internal` without details.
+ */
+// biome-ignore lint/suspicious/noExplicitAny: the constraint only shapes the handlers; E and R are read from H
+export const layer = <S extends DescService, H extends Handlers<S, any, any>>(options: {
+  readonly service: S
+  readonly handlers: H
+  readonly toConnectError: (error: HandlersError<H>) => ConnectError
+}): Layer.Layer<never, never, HttpRouter.HttpRouter | HandlersServices<H>> =>
+  HttpRouter.use((router) =>
+    Effect.gen(function* () {
+      type E = HandlersError<H>
+      type R = HandlersServices<H>
+      const services = yield* Effect.context<R>()
+      const { service, handlers, toConnectError } = options
+
+      const run = (method: string, handler: UnaryHandler<DescMessage, DescMessage, E, R>) => {
+        const spanName = `${service.typeName}/${method}`
+        return async (request: MessageShape<DescMessage>, context: HandlerContext) => {
+          const parent = context.values.get(RequestContext)
+          const timeoutMs = context.timeoutMs()
+          let effect = handler(request, context).pipe(
+            Effect.withSpan(spanName, {
+              kind: "server",
+              attributes: { "rpc.system": "connect_rpc", "rpc.service": service.typeName, "rpc.method": method },
+            }),
+          )
+          if (timeoutMs !== undefined) {
+            effect = effect.pipe(
+              Effect.timeoutOrElse({
+                duration: Duration.millis(Math.max(0, timeoutMs)),
+                orElse: () => Effect.die(deadlineExceeded()),
+              }),
+            )
+          }
+          // The request's values (its span, request-scoped services) win over the layer's.
+          const runtime = parent === undefined ? services : Context.merge(services, parent)
+          const exit = await Effect.runPromiseExitWith(runtime)(effect, { signal: context.signal })
+          if (Exit.isSuccess(exit)) return exit.value
+          throw toWireError(exit.cause, toConnectError, spanName, context)
+        }
+      }
+
+      const implementation: Record<string, (request: never, context: HandlerContext) => Promise<unknown>> = {}
+      for (const method of service.methods) {
+        const handler = (handlers as Record<string, UnaryHandler<DescMessage, DescMessage, E, R>>)[method.localName]
+        if (handler !== undefined) implementation[method.localName] = run(method.name, handler)
+      }
+
+      const adapter = connectNodeAdapter({
+        routes: (connect: ConnectRouter) => {
+          connect.service(service, implementation as never)
+        },
+        contextValues: (request) =>
+          createContextValues().set(RequestContext, requestContexts.get(request as NodeRequest)),
+      })
+
+      const requestContexts = new WeakMap<NodeRequest, Context.Context<never>>()
+
+      // Everything under the service's path goes to the adapter: unknown methods get its 404
+      // (clients read it as `unimplemented`), wrong content types its 415.
+      yield* router.add(
+        "*",
+        `/${service.typeName}/*`,
+        Effect.gen(function* () {
+          const request = yield* HttpServerRequest.HttpServerRequest
+          const nodeRequest = NodeHttpServerRequest.toIncomingMessage(request) as NodeRequest
+          const nodeResponse = NodeHttpServerRequest.toServerResponse(request) as NodeResponse
+          requestContexts.set(nodeRequest, yield* Effect.context<never>())
+          yield* Effect.callback<void>((resume) => {
+            nodeResponse.once("close", () => resume(Effect.void))
+            adapter(nodeRequest, nodeResponse)
+          })
+          // connect-node wrote the whole response; Effect's server leaves an ended one alone.
+          return HttpServerResponse.empty()
+        }),
+      )
+    }),
+  )
+
+const toWireError = <E>(
+  cause: Cause.Cause<E>,
+  toConnectError: (error: E) => ConnectError,
+  spanName: string,
+  context: HandlerContext,
+): ConnectError => {
+  const failure = Cause.findErrorOption(cause)
+  if (Option.isSome(failure)) return toConnectError(failure.value)
+  const defect = Cause.findDefect(cause)
+  if (Result.isSuccess(defect) && defect.success instanceof ConnectError) return defect.success
+  if (Cause.hasInterruptsOnly(cause)) {
+    // connect-node aborts the signal with the reason: its own deadline, or the client leaving.
+    const reason: unknown = context.signal.reason
+    return reason instanceof ConnectError ? reason : new ConnectError("the call was cancelled", Code.Canceled)
+  }
+  Effect.runFork(Effect.logError(`${spanName} failed unexpectedly`, cause))
+  return new ConnectError("internal error", Code.Internal)
+}
