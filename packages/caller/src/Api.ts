@@ -1,0 +1,66 @@
+import { Code } from "@connectrpc/connect"
+import { Schema } from "effect"
+import { Rpc, RpcGroup } from "effect/rpc"
+
+/**
+ * caller's contract for our own services (Effect RPC on `/rpc`): what greeter calls. The same
+ * operation is served as `caller.v1.CallerService/CallExternal` over Connect, gRPC and gRPC-Web
+ * for everyone else (see `proto-compat`); both share the errors below.
+ */
+
+/** Not an absolute http(s) URL. */
+export class InvalidUrl extends Schema.TaggedError<InvalidUrl>()("InvalidUrl", { message: Schema.String }) {}
+
+/** A link-local address (the cloud metadata endpoint) or a host outside `CALLER_ALLOWED_HOSTS`. */
+export class UrlNotAllowed extends Schema.TaggedError<UrlNotAllowed>()("UrlNotAllowed", { message: Schema.String }) {}
+
+/** The external server did not answer within the deadline. */
+export class ExternalTimeout extends Schema.TaggedError<ExternalTimeout>()("ExternalTimeout", {
+  message: Schema.String,
+}) {}
+
+/** The external server could not be reached (DNS, refused, reset, TLS). */
+export class ExternalUnreachable extends Schema.TaggedError<ExternalUnreachable>()("ExternalUnreachable", {
+  message: Schema.String,
+}) {}
+
+/** The body was larger than `CALLER_MAX_BODY_BYTES`; reading stopped there. */
+export class BodyTooLarge extends Schema.TaggedError<BodyTooLarge>()("BodyTooLarge", { message: Schema.String }) {}
+
+export const CallError = Schema.Union([InvalidUrl, UrlNotAllowed, ExternalTimeout, ExternalUnreachable, BodyTooLarge])
+export type CallError = typeof CallError.Type
+
+/**
+ * The contract's code for each failure: what caller answers over Connect, and what greeter
+ * passes through unchanged when caller fails its call.
+ */
+export const codeOf = (error: CallError): Code => {
+  switch (error._tag) {
+    case "InvalidUrl":
+      return Code.InvalidArgument
+    case "UrlNotAllowed":
+      return Code.PermissionDenied
+    case "ExternalTimeout":
+      return Code.DeadlineExceeded
+    case "ExternalUnreachable":
+      return Code.Unavailable
+    case "BodyTooLarge":
+      return Code.ResourceExhausted
+  }
+}
+
+export const CallResult = Schema.Struct({
+  /** The HTTP status the URL answered with: any status is a successful call. */
+  statusCode: Schema.Int,
+  /** Body bytes read. */
+  bodyLength: Schema.Int,
+})
+export type CallResult = typeof CallResult.Type
+
+export class CallerRpcs extends RpcGroup.make(
+  Rpc.make("CallExternal", {
+    payload: { url: Schema.String },
+    success: CallResult,
+    error: CallError,
+  }),
+) {}

@@ -1,0 +1,91 @@
+import * as ErrorMessage from "@platform/shared/ErrorMessage"
+import { Cause, Context, Duration, Effect, Fiber, Layer, Option, Queue, Schedule } from "effect"
+import { CallerConfig } from "./CallerConfig.ts"
+import { type CallLog, CallLogsRepo } from "./CallLogsRepo.ts"
+
+/** How long a shutdown waits for queued rows to reach the database before giving up on them. */
+const DRAIN_TIMEOUT = Duration.seconds(10)
+
+/** Retries while the database is down: quickly at first, then every few seconds. */
+const retryWhileDown = Schedule.min([Schedule.exponential("100 millis"), Schedule.spaced("5 seconds")])
+
+/**
+ * Call logs off the request path, and none lost. A request offers its row and answers at once;
+ * a background fiber drains the bounded queue in batches (one multi-row INSERT each), and while
+ * the database is down it keeps the batch and retries with backoff. When the queue is full,
+ * the request writes its own row rather than dropping it. On shutdown, after the server has
+ * drained its requests, the queue is closed and emptied into the database before the pool
+ * closes; rows that still cannot be stored then are written to the log, so they are not lost.
+ */
+export class CallLogQueue extends Context.Service<
+  CallLogQueue,
+  {
+    readonly offer: (row: CallLog) => Effect.Effect<void>
+    /** Rows waiting for the database. */
+    readonly pending: Effect.Effect<number>
+  }
+>()("caller/CallLogQueue") {
+  static readonly layer = Layer.effect(
+    CallLogQueue,
+    Effect.gen(function* () {
+      const config = yield* CallerConfig
+      const repo = yield* CallLogsRepo
+      const queue = yield* Queue.bounded<CallLog, Cause.Done>(config.logQueueCapacity)
+
+      const store = (rows: ReadonlyArray<CallLog>) =>
+        repo.insertMany(rows).pipe(
+          Effect.tapError((error) =>
+            Effect.logWarning(`${rows.length} call log(s) wait for the database: ${ErrorMessage.describe(error)}`),
+          ),
+          Effect.retry(retryWhileDown),
+        )
+
+      // The batch the worker holds: out of the queue, not yet in the database.
+      let inFlight: ReadonlyArray<CallLog> = []
+      const drain = Effect.gen(function* () {
+        while (true) {
+          inFlight = yield* Queue.takeBetween(queue, 1, config.logBatchSize)
+          yield* store(inFlight)
+          inFlight = []
+        }
+      }).pipe(Effect.catchIf(Cause.isDone, () => Effect.void))
+
+      const worker = yield* Effect.forkScoped(drain)
+
+      // Registered after the worker's fork: it runs first when the layer closes, so the worker
+      // is still there to empty the queue.
+      yield* Effect.addFinalizer(() =>
+        Effect.gen(function* () {
+          const left = yield* Queue.size(queue)
+          if (left > 0) yield* Effect.logInfo(`writing ${left} queued call log(s) before exit`)
+          yield* Queue.end(queue)
+          const drained = yield* Fiber.join(worker).pipe(Effect.timeoutOption(DRAIN_TIMEOUT), Effect.orDie)
+          if (Option.isNone(drained)) {
+            const lost = [...inFlight, ...(yield* Queue.clear(queue))]
+            yield* Effect.logError(`the database did not take ${lost.length} call log(s) in time; here they are`, {
+              call_logs: lost,
+            })
+          }
+        }),
+      )
+
+      const offer = (row: CallLog) =>
+        Effect.suspend(() =>
+          Queue.offerUnsafe(queue, row)
+            ? Effect.void
+            : // Full (or closing): this request pays for its own row instead of losing it.
+              repo
+                .insertMany([row])
+                .pipe(
+                  Effect.catch((error) =>
+                    Effect.logError(`a call log could not be stored: ${ErrorMessage.describe(error)}`, {
+                      call_log: row,
+                    }),
+                  ),
+                ),
+        )
+
+      return CallLogQueue.of({ offer, pending: Queue.size(queue) })
+    }),
+  )
+}

@@ -1,0 +1,35 @@
+import { Array as Arr, Context, Effect, Layer, Schema } from "effect"
+import { SqlClient, type SqlError } from "effect/sql"
+
+/** One row of `call_logs`: one external call and what it returned. */
+export const CallLog = Schema.Struct({
+  url: Schema.String,
+  status_code: Schema.Int,
+  body_length: Schema.Int,
+})
+export type CallLog = typeof CallLog.Type
+
+export class CallLogsRepo extends Context.Service<
+  CallLogsRepo,
+  { readonly insertMany: (rows: ReadonlyArray<CallLog>) => Effect.Effect<void, SqlError.SqlError> }
+>()("caller/CallLogsRepo") {
+  /** One multi-row INSERT per batch. */
+  static readonly layer = Layer.effect(
+    CallLogsRepo,
+    Effect.gen(function* () {
+      const sql = yield* SqlClient.SqlClient
+      return CallLogsRepo.of({
+        insertMany: (rows) =>
+          !Arr.isReadonlyArrayNonEmpty(rows)
+            ? Effect.void
+            : sql`INSERT INTO call_logs ${sql.insert(rows)}`.pipe(
+                Effect.asVoid,
+                Effect.withSpan("CallLogsRepo.insertMany", { attributes: { rows: rows.length } }),
+              ),
+      })
+    }),
+  )
+
+  /** Without a database the rows go nowhere, as the contract allows. */
+  static readonly disabled = Layer.succeed(CallLogsRepo, { insertMany: () => Effect.void })
+}

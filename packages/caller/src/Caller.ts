@@ -1,0 +1,111 @@
+import * as ErrorMessage from "@platform/shared/ErrorMessage"
+import { Context, Effect, Layer, Stream } from "effect"
+import { HttpClient, type HttpClientError, type HttpClientResponse } from "effect/http"
+import {
+  BodyTooLarge,
+  type CallError,
+  type CallResult,
+  ExternalTimeout,
+  ExternalUnreachable,
+  InvalidUrl,
+  UrlNotAllowed,
+} from "./Api.ts"
+import { CallerConfig } from "./CallerConfig.ts"
+import { CallLogQueue } from "./CallLogQueue.ts"
+import * as UrlPolicy from "./UrlPolicy.ts"
+
+/** As many redirects as Go's http.Client (the original caller) follows. */
+const MAX_REDIRECTS = 10
+const REDIRECTS = new Set([301, 302, 303, 307, 308])
+
+const allowed = (raw: string, allowedHosts: ReadonlyArray<string>) => {
+  const verdict = UrlPolicy.check(raw, allowedHosts)
+  switch (verdict._tag) {
+    case "Allowed":
+      return Effect.succeed(verdict.url)
+    case "Invalid":
+      return Effect.fail(new InvalidUrl({ message: verdict.message }))
+    case "Denied":
+      return Effect.fail(new UrlNotAllowed({ message: verdict.message }))
+  }
+}
+
+/** Whether a transport failure came from our own DNS check (a name that resolves link-local). */
+const deniedByLookup = (error: unknown): boolean => {
+  let current: unknown = error
+  for (let depth = 0; depth < 8 && typeof current === "object" && current !== null; depth++) {
+    if ((current as { code?: unknown }).code === UrlPolicy.DENIED_ADDRESS) return true
+    current = (current as { cause?: unknown }).cause
+  }
+  return false
+}
+
+const unreachable = (url: URL) => (error: HttpClientError.HttpClientError) =>
+  deniedByLookup(error)
+    ? new UrlNotAllowed({ message: ErrorMessage.describe(error) })
+    : new ExternalUnreachable({ message: `${url.host}: ${ErrorMessage.describe(error)}` })
+
+/**
+ * Fetches URLs for other services: GET with a deadline (`CALLER_TIMEOUT_MS`), any status is an
+ * answer, and the body is counted as it streams (never held in memory), up to
+ * `CALLER_MAX_BODY_BYTES`. Redirects are followed, each hop checked like the first URL. Every
+ * answered call is logged to `call_logs` off the request path.
+ */
+export class Caller extends Context.Service<
+  Caller,
+  { readonly callExternal: (url: string) => Effect.Effect<CallResult, CallError> }
+>()("caller/Caller") {
+  static readonly layer = Layer.effect(
+    Caller,
+    Effect.gen(function* () {
+      const config = yield* CallerConfig
+      const client = yield* HttpClient.HttpClient
+      const logs = yield* CallLogQueue
+
+      const countBody = (response: HttpClientResponse.HttpClientResponse) => {
+        let length = 0
+        return response.stream.pipe(
+          Stream.runForEach((chunk) => {
+            length += chunk.length
+            return length > config.maxBodyBytes
+              ? Effect.fail(new BodyTooLarge({ message: `the body is larger than ${config.maxBodyBytes} bytes` }))
+              : Effect.void
+          }),
+          Effect.map(() => length),
+        )
+      }
+
+      const fetchCounting = Effect.fnUntraced(function* (first: URL) {
+        let url = first
+        for (let hop = 0; ; hop++) {
+          const response = yield* client.get(url).pipe(Effect.mapError(unreachable(url)))
+          const location = response.headers.location
+          if (REDIRECTS.has(response.status) && location !== undefined && hop < MAX_REDIRECTS) {
+            yield* Effect.ignore(countBody(response))
+            url = yield* allowed(new URL(location, url).href, config.allowedHosts)
+            continue
+          }
+          const bodyLength = yield* countBody(response).pipe(
+            Effect.catchTag("HttpClientError", (error) => Effect.fail(unreachable(url)(error))),
+          )
+          return { statusCode: response.status, bodyLength }
+        }
+      })
+
+      const callExternal = Effect.fn("Caller.callExternal")(function* (raw: string) {
+        const url = yield* allowed(raw, config.allowedHosts)
+        const result = yield* fetchCounting(url).pipe(
+          Effect.timeoutOrElse({
+            duration: config.timeout,
+            orElse: () =>
+              Effect.fail(new ExternalTimeout({ message: `${url.host} did not answer within ${config.timeout}` })),
+          }),
+        )
+        yield* logs.offer({ url: raw, status_code: result.statusCode, body_length: result.bodyLength })
+        return result
+      })
+
+      return Caller.of({ callExternal })
+    }),
+  )
+}

@@ -1,0 +1,36 @@
+import { optionalString, positiveInt } from "@platform/shared/ServiceConfig"
+import { Config, Context, Duration, Layer, Option } from "effect"
+
+export interface Settings {
+  /** Deadline of one external call: connect, headers and the whole body. */
+  readonly timeout: Duration.Duration
+  readonly maxBodyBytes: number
+  /** Hosts caller may fetch from; empty: any host (but never link-local addresses). */
+  readonly allowedHosts: ReadonlyArray<string>
+  /** Call-log rows waiting for the database at most; beyond, a request writes its own row. */
+  readonly logQueueCapacity: number
+  readonly logBatchSize: number
+}
+
+export const settings: Config.Config<Settings> = Config.all({
+  timeout: positiveInt("CALLER_TIMEOUT_MS", 3000).pipe(Config.map(Duration.millis)),
+  maxBodyBytes: positiveInt("CALLER_MAX_BODY_BYTES", 10 * 1024 * 1024),
+  allowedHosts: optionalString("CALLER_ALLOWED_HOSTS").pipe(
+    Config.map(
+      Option.match({
+        onNone: () => [],
+        onSome: (raw) =>
+          raw
+            .split(",")
+            .map((host) => host.trim().toLowerCase())
+            .filter((host) => host !== ""),
+      }),
+    ),
+  ),
+  logQueueCapacity: positiveInt("CALLER_LOG_QUEUE_SIZE", 10_000),
+  logBatchSize: positiveInt("CALLER_LOG_BATCH_SIZE", 500),
+})
+
+export class CallerConfig extends Context.Service<CallerConfig, Settings>()("caller/CallerConfig") {
+  static readonly layer = Layer.effect(CallerConfig, settings)
+}
