@@ -1,0 +1,47 @@
+import { invalid, optionalString, positiveInt } from "@platform/shared/ServiceConfig"
+import { Config, Context, Duration, Layer, Option } from "effect"
+
+export interface Settings {
+  /** Where caller listens (`CALLER_BASE_URL`). */
+  readonly callerBaseUrl: string
+  /** The URL greeter asks caller to fetch (`EXTERNAL_API_URL`). */
+  readonly externalApiUrl: string
+  /** Effect RPC (ours) or Connect (the original Go caller, or any Connect-speaking one). */
+  readonly callerProtocol: "rpc" | "connect"
+  /** The contract's deadline on the call to caller. */
+  readonly callerDeadline: Duration.Duration
+}
+
+const url = (name: string, fallback: string) =>
+  optionalString(name).pipe(
+    Config.flatMap((raw) => {
+      const value = Option.getOrElse(raw, () => fallback).replace(/\/+$/, "")
+      const parsed = URL.parse(value)
+      return parsed !== null && (parsed.protocol === "http:" || parsed.protocol === "https:")
+        ? Config.succeed(value)
+        : invalid(name, `expected an http(s) URL, got ${JSON.stringify(value)}`)
+    }),
+  )
+
+export const settings: Config.Config<Settings> = Config.all({
+  callerBaseUrl: url("CALLER_BASE_URL", "http://localhost:8081"),
+  externalApiUrl: optionalString("EXTERNAL_API_URL").pipe(Config.map(Option.getOrElse(() => "https://example.com/"))),
+  callerProtocol: optionalString("CALLER_PROTOCOL").pipe(
+    Config.flatMap(
+      Option.match({
+        onNone: () => Config.succeed("rpc" as const),
+        onSome: (raw) => {
+          const value = raw.trim().toLowerCase()
+          return value === "rpc" || value === "connect"
+            ? Config.succeed<"rpc" | "connect">(value)
+            : invalid("CALLER_PROTOCOL", `expected rpc or connect, got ${JSON.stringify(raw)}`)
+        },
+      }),
+    ),
+  ),
+  callerDeadline: positiveInt("GREETER_CALLER_TIMEOUT_MS", 2000).pipe(Config.map(Duration.millis)),
+})
+
+export class GreeterConfig extends Context.Service<GreeterConfig, Settings>()("greeter/GreeterConfig") {
+  static readonly layer = Layer.effect(GreeterConfig, settings)
+}

@@ -1,0 +1,30 @@
+import { Context, Effect, Layer, Schema } from "effect"
+import { SqlClient, type SqlError, SqlSchema } from "effect/sql"
+
+/** One row of `greetings`. */
+export const Greeting = Schema.Struct({
+  name: Schema.String,
+  message: Schema.String,
+  external_status: Schema.NullOr(Schema.Int),
+})
+export type Greeting = typeof Greeting.Type
+
+export class GreetingsRepo extends Context.Service<
+  GreetingsRepo,
+  { readonly insert: (row: Greeting) => Effect.Effect<void, SqlError.SqlError | Schema.SchemaError> }
+>()("greeter/GreetingsRepo") {
+  static readonly layer = Layer.effect(
+    GreetingsRepo,
+    Effect.gen(function* () {
+      const sql = yield* SqlClient.SqlClient
+      const insert = SqlSchema.void({
+        Request: Greeting,
+        execute: (row) => sql`INSERT INTO greetings ${sql.insert(row)}`,
+      })
+      return GreetingsRepo.of({ insert: (row) => insert(row).pipe(Effect.withSpan("GreetingsRepo.insert")) })
+    }),
+  )
+
+  /** Without a database: nothing is stored, as the contract allows. */
+  static readonly disabled = Layer.succeed(GreetingsRepo, { insert: () => Effect.void })
+}
