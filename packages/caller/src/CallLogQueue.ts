@@ -74,15 +74,13 @@ export class CallLogQueue extends Context.Service<
           Queue.offerUnsafe(queue, row)
             ? Effect.void
             : // Full (or closing): this request pays for its own row instead of losing it.
-              repo
-                .insertMany([row])
-                .pipe(
-                  Effect.catch((error) =>
-                    Effect.logError(`a call log could not be stored: ${ErrorMessage.describe(error)}`, {
-                      call_log: row,
-                    }),
-                  ),
+              repo.insertMany([row]).pipe(
+                Effect.catch((error) =>
+                  Effect.logError(`a call log could not be stored: ${ErrorMessage.describe(error)}`, {
+                    call_log: row,
+                  }),
                 ),
+              ),
         )
 
       return CallLogQueue.of({ offer, pending: Queue.size(queue) })

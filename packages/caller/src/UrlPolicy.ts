@@ -51,20 +51,23 @@ export const check = (raw: string, allowedHosts: ReadonlyArray<string>): Verdict
 export const DENIED_ADDRESS = "ECALLERDENIED"
 
 /**
- * `dns.lookup` for the HTTP client's sockets: a name that resolves to a link-local address
+ * A `dns.lookup` for the HTTP client's sockets: a name that resolves to a link-local address
  * fails the connection (after the URL check, so a DNS answer cannot smuggle one in).
  */
-export const lookup: typeof dns.lookup = ((
-  hostname: string,
-  options: dns.LookupOptions,
-  callback: (error: NodeJS.ErrnoException | null, address: string | dns.LookupAddress[], family?: number) => void,
-) =>
-  dns.lookup(hostname, options, (error, address, family) => {
-    if (error) return callback(error, address, family)
-    const addresses = Array.isArray(address) ? address.map((entry) => entry.address) : [address]
-    const denied = addresses.find(isDeniedAddress)
-    if (denied === undefined) return callback(null, address, family)
-    const refusal: NodeJS.ErrnoException = new Error(`${hostname} resolves to the link-local address ${denied}`)
-    refusal.code = DENIED_ADDRESS
-    callback(refusal, address, family)
-  })) as typeof dns.lookup
+export const makeLookup = (resolve: typeof dns.lookup): typeof dns.lookup =>
+  ((
+    hostname: string,
+    options: dns.LookupOptions,
+    callback: (error: NodeJS.ErrnoException | null, address: string | dns.LookupAddress[], family?: number) => void,
+  ) =>
+    resolve(hostname, options, (error, address, family) => {
+      if (error) return callback(error, address, family)
+      const addresses = Array.isArray(address) ? address.map((entry) => entry.address) : [address]
+      const denied = addresses.find(isDeniedAddress)
+      if (denied === undefined) return callback(null, address, family)
+      const refusal: NodeJS.ErrnoException = new Error(`${hostname} resolves to the link-local address ${denied}`)
+      refusal.code = DENIED_ADDRESS
+      callback(refusal, address, family)
+    })) as typeof dns.lookup
+
+export const lookup = makeLookup(dns.lookup)

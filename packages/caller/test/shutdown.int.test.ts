@@ -1,0 +1,72 @@
+import { fileURLToPath } from "node:url"
+import { assert, describe, it } from "@effect/vitest"
+import * as Testing from "@platform/shared/Testing"
+import * as ExternalStub from "@platform/shared/testing/ExternalStub"
+import { freePort, start } from "@platform/shared/testing/Processes"
+import { Context, Deferred, Effect, Fiber, Layer } from "effect"
+import { SqlClient } from "effect/sql"
+
+const main = fileURLToPath(new URL("../src/main.ts", import.meta.url))
+
+describe("caller's call logs across a graceful shutdown", () => {
+  it.live("N concurrent calls, SIGTERM right after the last answer: exit 0 and exactly N rows", () =>
+    Effect.gen(function* () {
+      const N = 300
+      const database = yield* Testing.freshDatabase("caller_shutdown")
+      const stub = yield* Effect.acquireRelease(
+        Effect.promise(() => ExternalStub.start()),
+        (stub) => Effect.promise(stub.close),
+      )
+      const port = yield* Effect.promise(freePort)
+      // A small batch size, so that many INSERTs are still queued when the signal comes.
+      const caller = start(main, {
+        PORT: String(port),
+        DATABASE_URL: database.href,
+        CALLER_LOG_BATCH_SIZE: "10",
+        LOG_LEVEL: "info",
+      })
+      yield* Effect.promise(() => caller.waitFor((line) => line.message === "ready"))
+      // Hold the table: every INSERT now waits, so the rows pile up in the queue. The calls must
+      // still be answered (the insert is off the request path).
+      const sql = yield* Effect.map(Layer.build(Testing.sqlClient(database)), Context.get(SqlClient.SqlClient))
+      const locked = yield* Deferred.make<void>()
+      const release = yield* Deferred.make<void>()
+      const lock = yield* Effect.forkChild(
+        sql.withTransaction(
+          Effect.gen(function* () {
+            yield* sql`LOCK TABLE call_logs IN ACCESS EXCLUSIVE MODE`
+            yield* Deferred.succeed(locked, undefined)
+            yield* Deferred.await(release)
+          }),
+        ),
+      )
+      yield* Deferred.await(locked)
+      const answers = yield* Effect.promise(() =>
+        Promise.all(
+          Array.from({ length: N }, (_, i) =>
+            fetch(`http://127.0.0.1:${port}/caller.v1.CallerService/CallExternal`, {
+              method: "POST",
+              headers: { "content-type": "application/json" },
+              body: JSON.stringify({ url: `${stub.url}/status/${200 + (i % 3)}?i=${i}` }),
+            }).then((response) => response.status),
+          ),
+        ),
+      )
+      caller.child.kill("SIGTERM")
+      // The database comes back while the service drains.
+      yield* Effect.sleep("300 millis")
+      yield* Deferred.succeed(release, undefined)
+      yield* Fiber.join(lock)
+      const code = yield* Effect.promise(() => caller.exited)
+      assert.isTrue(answers.every((status) => status === 200))
+      assert.strictEqual(code, 0)
+      const rows = yield* sql<{ n: number; distinct_urls: number }>`
+        SELECT count(*)::int AS n, count(DISTINCT url)::int AS distinct_urls FROM call_logs`
+      assert.deepStrictEqual(rows, [{ n: N, distinct_urls: N }])
+      const messages = caller.lines.map((line) => String(line.message))
+      const backlog = messages.find((message) => message.startsWith("writing ") && message.endsWith("before exit"))
+      assert.isDefined(backlog, "rows were still queued when the signal came")
+      assert.notInclude(messages.join("\n"), "could not be stored")
+    }),
+  )
+})

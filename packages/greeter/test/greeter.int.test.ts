@@ -1,0 +1,149 @@
+import { assert, describe, layer } from "@effect/vitest"
+import * as CallerApp from "@platform/caller/App"
+import * as Logging from "@platform/shared/Logging"
+import * as Server from "@platform/shared/Server"
+import * as Testing from "@platform/shared/Testing"
+import * as ExternalStub from "@platform/shared/testing/ExternalStub"
+import { Context, Effect, Layer } from "effect"
+import { SqlClient } from "effect/sql"
+import * as App from "../src/App.ts"
+
+/** caller, its external stand-in and greeter's database, shared by every greeter of the file. */
+class World extends Context.Service<
+  World,
+  { readonly callerUrl: string; readonly stub: ExternalStub.ExternalStub; readonly database: URL }
+>()("test/World") {}
+
+const WorldLive = Layer.unwrap(
+  Effect.gen(function* () {
+    const stub = yield* Effect.acquireRelease(
+      Effect.promise(() => ExternalStub.start()),
+      (stub) => Effect.promise(stub.close),
+    )
+    const callerDatabase = yield* Testing.freshDatabase("greeter_test_caller")
+    const callerContext = yield* Layer.build(
+      CallerApp.layer(Server.layerTest).pipe(
+        Layer.provide(Logging.layer),
+        Layer.provideMerge(
+          Testing.config(CallerApp.defaults, { DATABASE_URL: callerDatabase.href, LOG_LEVEL: "error" }),
+        ),
+      ),
+    )
+    const callerUrl = yield* Testing.baseUrl.pipe(Effect.provide(callerContext))
+    const database = yield* Testing.freshDatabase("greeter_test")
+    return Layer.merge(Layer.succeed(World, { callerUrl, stub, database }), Testing.sqlClient(database))
+  }),
+)
+
+/** A greeter instance for the enclosing scope, configured by `env` on top of the shared world. */
+const greeter = (env: Record<string, string>) =>
+  Effect.gen(function* () {
+    const world = yield* World
+    const context = yield* Layer.build(
+      App.layer(Server.layerTest).pipe(
+        Layer.provide(Logging.layer),
+        Layer.provideMerge(
+          Testing.config(App.defaults, {
+            DATABASE_URL: world.database.href,
+            CALLER_BASE_URL: world.callerUrl,
+            EXTERNAL_API_URL: world.stub.url,
+            LOG_LEVEL: "error",
+            ...env,
+          }),
+        ),
+      ),
+    )
+    const base = yield* Testing.baseUrl.pipe(Effect.provide(context))
+    return (name: string | undefined) =>
+      Effect.promise(async () => {
+        const response = await fetch(`${base}/greeter.v1.GreeterService/Greet`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify(name === undefined ? {} : { name }),
+        })
+        return { status: response.status, body: (await response.json()) as Record<string, unknown> }
+      })
+  })
+
+const greetingsFor = (name: string) =>
+  Effect.flatMap(
+    SqlClient.SqlClient,
+    (sql) =>
+      sql<{ message: string; external_status: number }>`
+      SELECT message, external_status FROM greetings WHERE name = ${name}`,
+  )
+
+layer(WorldLive, { excludeTestServices: true, timeout: "60 seconds" })("greeter with our caller", (it) => {
+  for (const protocol of ["rpc", "connect"] as const) {
+    describe(`CALLER_PROTOCOL=${protocol}`, () => {
+      it.effect("greets with caller's status and length, and records the greeting before answering", () =>
+        Effect.gen(function* () {
+          const greet = yield* greeter({ CALLER_PROTOCOL: protocol })
+          const name = `Ada-${protocol}`
+          const answer = yield* greet(name)
+          assert.strictEqual(answer.status, 200)
+          assert.deepStrictEqual(answer.body, {
+            message: `Hello ${name} from greeter-service!`,
+            externalStatus: 200,
+            externalBodyLength: ExternalStub.HOME_PAGE.length,
+          })
+          // Synchronous write: the row is there the moment the answer is.
+          assert.deepStrictEqual(yield* greetingsFor(name), [
+            { message: `Hello ${name} from greeter-service!`, external_status: 200 },
+          ])
+        }),
+      )
+
+      it.effect("an empty name greets World; caller's answer status passes through", () =>
+        Effect.gen(function* () {
+          const world = yield* World
+          const greet = yield* greeter({ CALLER_PROTOCOL: protocol, EXTERNAL_API_URL: `${world.stub.url}/status/404` })
+          for (const name of [undefined, ""]) {
+            const answer = yield* greet(name)
+            assert.strictEqual(answer.body.message, "Hello World from greeter-service!")
+            assert.strictEqual(answer.body.externalStatus, 404)
+          }
+        }),
+      )
+
+      it.effect("caller's invalid_argument reaches the client unchanged", () =>
+        Effect.gen(function* () {
+          const greet = yield* greeter({ CALLER_PROTOCOL: protocol, EXTERNAL_API_URL: "not a url" })
+          const answer = yield* greet("x")
+          assert.strictEqual(answer.status, 400)
+          assert.strictEqual(answer.body.code, "invalid_argument")
+        }),
+      )
+
+      it.effect("caller down: unavailable", () =>
+        Effect.gen(function* () {
+          const greet = yield* greeter({ CALLER_PROTOCOL: protocol, CALLER_BASE_URL: "http://127.0.0.1:1" })
+          const answer = yield* greet("x")
+          assert.strictEqual(answer.body.code, "unavailable")
+        }),
+      )
+
+      it.effect("an external API slower than the 2 s deadline: deadline_exceeded, after about 2 s", () =>
+        Effect.gen(function* () {
+          const world = yield* World
+          const greet = yield* greeter({ CALLER_PROTOCOL: protocol, EXTERNAL_API_URL: `${world.stub.url}/slow/5000` })
+          const started = Date.now()
+          const answer = yield* greet("slow")
+          const took = Date.now() - started
+          assert.strictEqual(answer.body.code, "deadline_exceeded")
+          assert.isTrue(took >= 1900 && took < 3000, `took ${took} ms`)
+          assert.strictEqual((yield* greetingsFor("slow")).length, 0)
+        }),
+      )
+    })
+  }
+
+  it.effect("a name longer than the column holds is invalid_argument, not a lost greeting", () =>
+    Effect.gen(function* () {
+      const greet = yield* greeter({})
+      const answer = yield* greet("n".repeat(256))
+      assert.strictEqual(answer.body.code, "invalid_argument")
+      assert.strictEqual((yield* greet("n".repeat(255))).status, 200)
+    }),
+  )
+})
