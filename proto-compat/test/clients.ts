@@ -109,11 +109,11 @@ const grpcJs: Client = {
   name: "grpc-js + proto-loader (gRPC, h2c)",
   call: (baseUrl, call) =>
     new Promise((resolve) => {
-      const constructor =
+      const ServiceClient =
         call.service === "greeter.v1.GreeterService"
           ? packageObject.greeter.v1.GreeterService
           : packageObject.caller.v1.CallerService
-      const client = new constructor(new URL(baseUrl).host, grpc.credentials.createInsecure())
+      const client = new ServiceClient(new URL(baseUrl).host, grpc.credentials.createInsecure())
       const deadline = call.timeoutMs === undefined ? Infinity : Date.now() + call.timeoutMs
       const method = client[call.method] as (
         request: unknown,
