@@ -41,6 +41,16 @@ export class Unavailable extends ErrorResponse<Unavailable>()("Unavailable", 503
 
 export type Rejection = Unauthorized | Forbidden | NotFound | Conflict | RateLimited | Unavailable
 
+/** The HTTP status of each configured answer (what a client of lang sees). */
+export const rejectionStatus: Record<Rejection["_tag"], number> = {
+  Unauthorized: 401,
+  Forbidden: 403,
+  NotFound: 404,
+  Conflict: 409,
+  RateLimited: 429,
+  Unavailable: 503,
+}
+
 export const invoke = HttpApiEndpoint.post("invoke", "/invoke", {
   // `null`, and so an empty body, is accepted as `{}`, as the original Express service does.
   payload: [InvokeRequest, Schema.Null],

@@ -1,16 +1,25 @@
 import * as ErrorMessage from "@platform/shared/ErrorMessage"
 import { Cause, Context, Effect, Layer } from "effect"
-import { Conflict, Forbidden, NotFound, RateLimited, type Rejection, Unauthorized, Unavailable } from "./Api.ts"
+import {
+  Conflict,
+  Forbidden,
+  NotFound,
+  RateLimited,
+  type Rejection,
+  rejectionStatus,
+  Unauthorized,
+  Unavailable,
+} from "./Api.ts"
 import { ExecutionsRepo } from "./ExecutionsRepo.ts"
 
 /** The names that make lang answer with an error, and the error (a table in the contract). */
-const rejections: Record<string, { readonly status: number; readonly make: () => Rejection }> = {
-  unauthorized: { status: 401, make: () => new Unauthorized() },
-  forbidden: { status: 403, make: () => new Forbidden() },
-  notfound: { status: 404, make: () => new NotFound() },
-  conflict: { status: 409, make: () => new Conflict() },
-  ratelimit: { status: 429, make: () => new RateLimited() },
-  unavailable: { status: 503, make: () => new Unavailable() },
+const rejections: Record<string, () => Rejection> = {
+  unauthorized: () => new Unauthorized(),
+  forbidden: () => new Forbidden(),
+  notfound: () => new NotFound(),
+  conflict: () => new Conflict(),
+  ratelimit: () => new RateLimited(),
+  unavailable: () => new Unavailable(),
 }
 
 export const DEFAULT_NAME = "World"
@@ -41,10 +50,11 @@ export class Lang extends Context.Service<
           )
       const invoke = Effect.fn("Lang.invoke")(function* (requested: string | null | undefined) {
         const name = requested === undefined || requested === null || requested === "" ? DEFAULT_NAME : requested
-        const rejection = Object.hasOwn(rejections, name) ? rejections[name] : undefined
-        if (rejection !== undefined) {
-          yield* record(name, null, rejection.status)
-          return yield* Effect.fail(rejection.make())
+        const reject = Object.hasOwn(rejections, name) ? rejections[name] : undefined
+        if (reject !== undefined) {
+          const rejection = reject()
+          yield* record(name, null, rejectionStatus[rejection._tag])
+          return yield* Effect.fail(rejection)
         }
         const message = greeting(name)
         yield* record(name, message, 200)
