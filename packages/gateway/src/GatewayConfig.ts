@@ -1,0 +1,56 @@
+import { invalid, optionalString, positiveInt } from "@platform/shared/ServiceConfig"
+import { Config, Context, Duration, Layer, Option } from "effect"
+
+/** Every knob has the contract's value by default; tests and operators can shorten them. */
+export interface Settings {
+  readonly langBaseUrl: string
+  readonly attemptTimeout: Duration.Duration
+  readonly breakerMaxRequests: number
+  readonly breakerInterval: Duration.Duration
+  readonly breakerTimeout: Duration.Duration
+  readonly breakerConsecutiveFailures: number
+  readonly budgetCapacity: number
+  readonly budgetRefillPerSecond: number
+  /** How long an `Idempotency-Key`'s outcome is kept. */
+  readonly idempotencyTtl: Duration.Duration
+}
+
+/** A count that may be zero (a retry budget of 0 turns retries off). */
+const count = (name: string, fallback: number) =>
+  optionalString(name).pipe(
+    Config.flatMap(
+      Option.match({
+        onNone: () => Config.succeed(fallback),
+        onSome: (raw) =>
+          /^\d+(\.\d+)?$/.test(raw.trim())
+            ? Config.succeed(Number(raw))
+            : invalid(name, `expected a number >= 0, got ${JSON.stringify(raw)}`),
+      }),
+    ),
+  )
+
+const millis = (name: string, fallback: number) => positiveInt(name, fallback).pipe(Config.map(Duration.millis))
+
+export const settings: Config.Config<Settings> = Config.all({
+  langBaseUrl: optionalString("CUSTOM_LANG_BASE_URL").pipe(
+    Config.flatMap((raw) => {
+      const value = Option.getOrElse(raw, () => "http://localhost:3000").replace(/\/+$/, "")
+      const url = URL.parse(value)
+      return url !== null && (url.protocol === "http:" || url.protocol === "https:")
+        ? Config.succeed(value)
+        : invalid("CUSTOM_LANG_BASE_URL", `expected an http(s) URL, got ${JSON.stringify(value)}`)
+    }),
+  ),
+  attemptTimeout: millis("GATEWAY_ATTEMPT_TIMEOUT_MS", 1000),
+  breakerMaxRequests: positiveInt("GATEWAY_BREAKER_MAX_REQUESTS", 3),
+  breakerInterval: count("GATEWAY_BREAKER_INTERVAL_MS", 10_000).pipe(Config.map(Duration.millis)),
+  breakerTimeout: millis("GATEWAY_BREAKER_TIMEOUT_MS", 30_000),
+  breakerConsecutiveFailures: positiveInt("GATEWAY_BREAKER_CONSECUTIVE_FAILURES", 5),
+  budgetCapacity: count("GATEWAY_RETRY_BUDGET_CAPACITY", 20),
+  budgetRefillPerSecond: count("GATEWAY_RETRY_BUDGET_REFILL_PER_SECOND", 10),
+  idempotencyTtl: millis("GATEWAY_IDEMPOTENCY_TTL_MS", 24 * 60 * 60 * 1000),
+})
+
+export class GatewayConfig extends Context.Service<GatewayConfig, Settings>()("gateway/GatewayConfig") {
+  static readonly layer = Layer.effect(GatewayConfig, settings)
+}

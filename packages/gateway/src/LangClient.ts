@@ -1,0 +1,55 @@
+import { NodeHttpClient } from "@effect/platform-node"
+import { LangApi, rejectionStatus } from "@platform/lang/Api"
+import * as ErrorMessage from "@platform/shared/ErrorMessage"
+import { Context, Effect, Layer } from "effect"
+import { HttpClientError } from "effect/http"
+import { HttpApiClient } from "effect/http-api"
+import { type AttemptFailure, LangFailed, LangRejected } from "./Api.ts"
+import { GatewayConfig } from "./GatewayConfig.ts"
+
+const LANG = "custom-lang-service"
+
+/** A status another lang implementation (or a proxy in front of it) may answer with. */
+const rejected = (status: number, detail?: string) =>
+  new LangRejected({ status, message: `${LANG} returned ${status}${detail === undefined ? "" : `: ${detail}`}` })
+
+/**
+ * One call to lang's `POST /invoke`, through the client derived from lang's own HttpApi
+ * contract: no request building or JSON parsing by hand. Statuses >= 400 come back as
+ * `LangRejected` with the status, whether lang declared them or not.
+ */
+export class LangClient extends Context.Service<
+  LangClient,
+  { readonly invoke: (name: string) => Effect.Effect<string, AttemptFailure> }
+>()("gateway/LangClient") {
+  static readonly layer = Layer.effect(
+    LangClient,
+    Effect.gen(function* () {
+      const config = yield* GatewayConfig
+      const client = yield* HttpApiClient.make(LangApi, { baseUrl: config.langBaseUrl })
+      const invoke = (name: string) =>
+        client.lang.invoke({ payload: { name } }).pipe(
+          Effect.catch((error): Effect.Effect<never, AttemptFailure> => {
+            if (HttpClientError.isHttpClientError(error)) {
+              const reason = error.reason
+              if ("response" in reason && reason.response.status >= 400) {
+                return Effect.fail(rejected(reason.response.status))
+              }
+              return Effect.fail(new LangFailed({ message: `${LANG} is unreachable: ${ErrorMessage.describe(error)}` }))
+            }
+            if (error._tag === "InvalidRequest") return Effect.fail(rejected(400, error.error))
+            if (error._tag !== "SchemaError") return Effect.fail(rejected(rejectionStatus[error._tag], error.error))
+            return Effect.fail(
+              new LangFailed({ message: `${LANG} answered something unexpected: ${ErrorMessage.describe(error)}` }),
+            )
+          }),
+          Effect.flatMap(({ message }) =>
+            message === ""
+              ? Effect.fail(new LangFailed({ message: `${LANG} returned an empty message` }))
+              : Effect.succeed(message),
+          ),
+        )
+      return LangClient.of({ invoke })
+    }),
+  ).pipe(Layer.provide(NodeHttpClient.layerUndici))
+}

@@ -1,0 +1,52 @@
+import * as CircuitBreaker from "@platform/shared/resilience/CircuitBreaker"
+import * as RetryBudget from "@platform/shared/resilience/RetryBudget"
+import { Context, Duration, Effect, Layer } from "effect"
+import type { AttemptFailure, ResilienceSnapshot } from "./Api.ts"
+import { GatewayConfig } from "./GatewayConfig.ts"
+
+/**
+ * The gateway's breaker and retry budget, one of each for the process: every call to lang goes
+ * through the same breaker and draws retries from the same budget.
+ */
+export class Resilience extends Context.Service<
+  Resilience,
+  {
+    readonly breaker: CircuitBreaker.CircuitBreaker<AttemptFailure>
+    readonly budget: RetryBudget.RetryBudget
+    readonly snapshot: Effect.Effect<ResilienceSnapshot>
+  }
+>()("gateway/Resilience") {
+  static readonly layer = Layer.effect(
+    Resilience,
+    Effect.gen(function* () {
+      const config = yield* GatewayConfig
+      const trips = config.breakerConsecutiveFailures
+      const breaker = yield* CircuitBreaker.make<AttemptFailure>({
+        name: "custom-lang-service",
+        maxRequests: config.breakerMaxRequests,
+        interval: config.breakerInterval,
+        timeout: config.breakerTimeout,
+        readyToTrip: (counts) => counts.consecutiveFailures >= trips,
+      })
+      const budget = yield* RetryBudget.make({
+        capacity: config.budgetCapacity,
+        refillPerSecond: config.budgetRefillPerSecond,
+      })
+      const snapshot = Effect.gen(function* () {
+        return {
+          breaker: {
+            name: breaker.name,
+            state: yield* breaker.state,
+            counts: yield* breaker.counts,
+            maxRequests: config.breakerMaxRequests,
+            intervalMs: Duration.toMillis(config.breakerInterval),
+            timeoutMs: Duration.toMillis(config.breakerTimeout),
+            consecutiveFailuresToTrip: trips,
+          },
+          budget: { tokens: yield* budget.tokens, capacity: budget.capacity, refillPerSecond: budget.refillPerSecond },
+        }
+      })
+      return Resilience.of({ breaker, budget, snapshot })
+    }),
+  )
+}
