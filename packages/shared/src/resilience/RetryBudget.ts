@@ -1,4 +1,5 @@
 import { Cause, Clock, Duration, Effect, Schedule, SynchronizedRef } from "effect"
+import * as TokenBucket from "./TokenBucket.ts"
 
 /**
  * A retry budget: a token bucket that bounds how many retries a client adds on top of its own
@@ -16,30 +17,17 @@ export interface RetryBudget {
   readonly tokens: Effect.Effect<number>
 }
 
-interface Bucket {
-  readonly tokens: number
-  readonly updatedAt: number
-}
-
-export const make = (options: { readonly capacity: number; readonly refillPerSecond: number }) =>
+export const make = (limits: TokenBucket.Limits) =>
   Effect.gen(function* () {
-    const { capacity, refillPerSecond } = options
-    const bucket = yield* SynchronizedRef.make<Bucket>({ tokens: capacity, updatedAt: yield* Clock.currentTimeMillis })
-    const refilled = (current: Bucket, now: number): Bucket => ({
-      tokens: Math.min(capacity, current.tokens + (Math.max(0, now - current.updatedAt) * refillPerSecond) / 1000),
-      updatedAt: Math.max(now, current.updatedAt),
-    })
-    const withNow = <A>(f: (current: Bucket, now: number) => readonly [A, Bucket]) =>
+    const bucket = yield* SynchronizedRef.make(TokenBucket.full(limits, yield* Clock.currentTimeMillis))
+    const withNow = <A>(f: (current: TokenBucket.Bucket, now: number) => readonly [A, TokenBucket.Bucket]) =>
       SynchronizedRef.modifyEffect(bucket, (current) => Effect.map(Clock.currentTimeMillis, (now) => f(current, now)))
     const budget: RetryBudget = {
-      capacity,
-      refillPerSecond,
-      tryTake: withNow((current, now) => {
-        const next = refilled(current, now)
-        return next.tokens >= 1 ? [true, { ...next, tokens: next.tokens - 1 }] : [false, next]
-      }),
+      capacity: limits.capacity,
+      refillPerSecond: limits.refillPerSecond,
+      tryTake: withNow((current, now) => TokenBucket.take(limits, current, now)),
       tokens: withNow((current, now) => {
-        const next = refilled(current, now)
+        const next = TokenBucket.refill(limits, current, now)
         return [next.tokens, next]
       }),
     }
