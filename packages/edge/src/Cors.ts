@@ -1,0 +1,37 @@
+import type { IncomingHttpHeaders } from "node:http"
+import { settings } from "./Routes.ts"
+
+/**
+ * Traefik's CORS headers middleware with the contract's settings. A preflight is answered by
+ * the edge itself (200, no body); other requests get the allow-origin and exposed headers
+ * when their origin is allowed, and `Vary: Origin` always.
+ */
+export const isPreflight = (method: string, headers: IncomingHttpHeaders) =>
+  method === "OPTIONS" && headers.origin !== undefined && headers["access-control-request-method"] !== undefined
+
+const allowedOrigin = (origin: string | undefined, allowed: ReadonlyArray<string>) =>
+  origin === undefined ? undefined : allowed.includes("*") ? "*" : allowed.includes(origin) ? origin : undefined
+
+export const preflightHeaders = (headers: IncomingHttpHeaders, allowed: ReadonlyArray<string>) => {
+  const origin = allowedOrigin(headers.origin, allowed)
+  return {
+    "access-control-allow-methods": settings.cors.methods.join(","),
+    "access-control-allow-headers": settings.cors.headers.join(","),
+    "access-control-max-age": String(settings.cors.maxAgeSeconds),
+    vary: "Origin",
+    ...(origin === undefined ? {} : { "access-control-allow-origin": origin }),
+  }
+}
+
+export const responseHeaders = (headers: IncomingHttpHeaders, allowed: ReadonlyArray<string>) => {
+  const origin = allowedOrigin(headers.origin, allowed)
+  return {
+    vary: "Origin",
+    ...(origin === undefined
+      ? {}
+      : {
+          "access-control-allow-origin": origin,
+          "access-control-expose-headers": settings.cors.exposedHeaders.join(","),
+        }),
+  }
+}

@@ -1,0 +1,52 @@
+import { invalid, optionalString, positiveInt } from "@platform/shared/ServiceConfig"
+import { Config, Context, Layer, Option } from "effect"
+import { settings, type Upstream } from "./Routes.ts"
+
+export interface Settings {
+  /** Where each upstream is; `web` is optional (none: the edge answers `/` itself). */
+  readonly upstreams: Readonly<Record<Exclude<Upstream, "web">, string>> & { readonly web: Option.Option<string> }
+  /** A folder of built web assets to serve at `/` instead of a `web` upstream. */
+  readonly webDir: Option.Option<string>
+  readonly corsOrigins: ReadonlyArray<string>
+  readonly rateAverage: number
+  readonly rateBurst: number
+}
+
+const url = (name: string, fallback: string) =>
+  optionalString(name).pipe(
+    Config.flatMap((raw) => {
+      const value = Option.getOrElse(raw, () => fallback).replace(/\/+$/, "")
+      const parsed = URL.parse(value)
+      return parsed !== null && (parsed.protocol === "http:" || parsed.protocol === "https:")
+        ? Config.succeed(value)
+        : invalid(name, `expected an http(s) URL, got ${JSON.stringify(value)}`)
+    }),
+  )
+
+export const config: Config.Config<Settings> = Config.all({
+  upstreams: Config.all({
+    greeter: url("EDGE_GREETER_URL", "http://localhost:8080"),
+    gateway: url("EDGE_GATEWAY_URL", "http://localhost:8082"),
+    auth: url("EDGE_AUTH_URL", "http://localhost:8090"),
+    web: optionalString("EDGE_WEB_URL").pipe(Config.map(Option.map((value) => value.replace(/\/+$/, "")))),
+  }),
+  webDir: optionalString("EDGE_WEB_DIR"),
+  corsOrigins: optionalString("EDGE_CORS_ORIGINS").pipe(
+    Config.map(
+      Option.match({
+        onNone: () => [...settings.cors.defaultOrigins],
+        onSome: (raw) =>
+          raw
+            .split(",")
+            .map((origin) => origin.trim())
+            .filter((origin) => origin !== ""),
+      }),
+    ),
+  ),
+  rateAverage: positiveInt("EDGE_RATE_LIMIT_AVERAGE", settings.rateLimit.average),
+  rateBurst: positiveInt("EDGE_RATE_LIMIT_BURST", settings.rateLimit.burst),
+})
+
+export class EdgeConfig extends Context.Service<EdgeConfig, Settings>()("edge/EdgeConfig") {
+  static readonly layer = Layer.effect(EdgeConfig, config)
+}

@@ -1,0 +1,53 @@
+import { NodeHttpServerRequest } from "@effect/platform-node"
+import { Effect, Layer, Option } from "effect"
+import { HttpRouter, HttpServerRequest, HttpServerResponse, HttpStaticServer } from "effect/http"
+import { Edge } from "./Edge.ts"
+import { EdgeConfig } from "./EdgeConfig.ts"
+import type { NodeRequest, NodeResponse } from "./Proxy.ts"
+
+/** What `/` shows when no web console is configured: where the APIs are. */
+const placeholder = `<!doctype html>
+<html><head><meta charset="utf-8"><title>effect-platform</title></head>
+<body style="font-family: system-ui; max-width: 40rem; margin: 3rem auto">
+<h1>effect-platform edge</h1>
+<p>No web console is served here (set <code>EDGE_WEB_DIR</code> or <code>EDGE_WEB_URL</code>). The APIs:</p>
+<ul>
+<li><code>POST /auth/register</code>, <code>POST /auth/login</code></li>
+<li><code>POST /greeter.v1.GreeterService/Greet</code> (Connect, gRPC, gRPC-Web; needs a bearer token)</li>
+<li><code>POST /gateway.v1.GatewayService/InvokeCustom</code> (needs a bearer token)</li>
+<li><code>GET /ping</code></li>
+</ul></body></html>
+`
+
+/** `GET /ping` (Traefik's own health) and everything else through the edge's routing table. */
+export const EdgeRoutes = Layer.mergeAll(
+  HttpRouter.add("GET", "/ping", HttpServerResponse.text("OK")),
+  Layer.unwrap(
+    Effect.gen(function* () {
+      const edge = yield* Edge
+      const config = yield* EdgeConfig
+      const site = Option.isSome(config.webDir)
+        ? Option.some(yield* HttpStaticServer.make({ root: config.webDir.value, spa: true }))
+        : Option.none()
+      const noConsole = Option.isNone(site) && Option.isNone(config.upstreams.web)
+      return HttpRouter.add(
+        "*",
+        "*",
+        Effect.gen(function* () {
+          const request = yield* HttpServerRequest.HttpServerRequest
+          const path = new URL(request.url, "http://edge").pathname
+          if (edge.route(path)?.upstream === "web") {
+            if (Option.isSome(site)) return yield* site.value
+            if (noConsole) return HttpServerResponse.html(placeholder)
+          }
+          yield* edge.handle(
+            NodeHttpServerRequest.toIncomingMessage(request) as NodeRequest,
+            NodeHttpServerRequest.toServerResponse(request) as NodeResponse,
+          )
+          // The edge wrote the answer itself; Effect's server leaves an ended response alone.
+          return HttpServerResponse.empty()
+        }),
+      )
+    }),
+  ),
+)

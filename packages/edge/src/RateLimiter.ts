@@ -1,0 +1,34 @@
+import * as TokenBucket from "@platform/shared/resilience/TokenBucket"
+
+/**
+ * Traefik's rate limit: a token bucket per client IP, `average` requests a second on average
+ * with bursts of `burst`. Buckets that have refilled completely carry no state and are dropped,
+ * so memory follows the clients that are actually busy.
+ */
+export class RateLimiter {
+  private readonly limits: TokenBucket.Limits
+  private readonly buckets = new Map<string, TokenBucket.Bucket>()
+  private sweptAt = 0
+
+  constructor(average: number, burst: number) {
+    this.limits = { capacity: burst, refillPerSecond: average }
+  }
+
+  allow(client: string, now: number): boolean {
+    const [allowed, bucket] = TokenBucket.take(
+      this.limits,
+      this.buckets.get(client) ?? TokenBucket.full(this.limits, now),
+      now,
+    )
+    this.buckets.set(client, bucket)
+    if (now - this.sweptAt > 10_000) this.sweep(now)
+    return allowed
+  }
+
+  private sweep(now: number) {
+    this.sweptAt = now
+    for (const [client, bucket] of this.buckets) {
+      if (TokenBucket.refill(this.limits, bucket, now).tokens >= this.limits.capacity) this.buckets.delete(client)
+    }
+  }
+}

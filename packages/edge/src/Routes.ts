@@ -1,0 +1,68 @@
+/**
+ * The edge's routing table, the contract's: which path prefix goes to which service, through
+ * which middlewares, in which order. The dev edge serves it; the Traefik configurations of
+ * Compose and Kubernetes say the same (a test compares them, so they cannot drift).
+ */
+export type Middleware = "cors" | "auth" | "rate-limit" | "retry"
+
+export type Upstream = "greeter" | "gateway" | "auth" | "web"
+
+export interface Route {
+  readonly name: string
+  /** Traefik's `PathPrefix`: a string prefix of the path. */
+  readonly prefix: string
+  readonly upstream: Upstream
+  /** The upstream speaks cleartext HTTP/2 (the Connect services). */
+  readonly h2c: boolean
+  readonly middlewares: ReadonlyArray<Middleware>
+}
+
+export const routes: ReadonlyArray<Route> = [
+  {
+    name: "greeter",
+    prefix: "/greeter.v1.GreeterService",
+    upstream: "greeter",
+    h2c: true,
+    middlewares: ["cors", "auth", "rate-limit", "retry"],
+  },
+  {
+    name: "gateway",
+    prefix: "/gateway.v1.GatewayService",
+    upstream: "gateway",
+    h2c: true,
+    middlewares: ["cors", "auth", "rate-limit"],
+  },
+  { name: "auth", prefix: "/auth", upstream: "auth", h2c: false, middlewares: ["cors", "rate-limit"] },
+  { name: "web", prefix: "/", upstream: "web", h2c: false, middlewares: [] },
+]
+
+/** The contract's middleware settings. */
+export const settings = {
+  cors: {
+    methods: ["GET", "POST", "OPTIONS"],
+    headers: [
+      "Content-Type",
+      "Authorization",
+      "Connect-Protocol-Version",
+      "Connect-Timeout-Ms",
+      "Grpc-Timeout",
+      "X-Grpc-Web",
+      "X-User-Agent",
+    ],
+    exposedHeaders: ["Grpc-Status", "Grpc-Message", "Grpc-Status-Details-Bin"],
+    maxAgeSeconds: 7200,
+    defaultOrigins: ["http://localhost:30081"],
+  },
+  auth: { verifyPath: "/verify", copiedHeaders: ["X-User-Id", "X-User-Role"] },
+  rateLimit: { average: 100, burst: 50, periodSeconds: 1 },
+  retry: { attempts: 3, initialIntervalMs: 100 },
+} as const
+
+/** The route Traefik would pick: the longest matching prefix. */
+export const match = (path: string): Route | undefined => {
+  let best: Route | undefined
+  for (const route of routes) {
+    if (path.startsWith(route.prefix) && (best === undefined || route.prefix.length > best.prefix.length)) best = route
+  }
+  return best
+}

@@ -1,0 +1,224 @@
+import * as http2 from "node:http2"
+import type { AddressInfo } from "node:net"
+import { Code, ConnectError, createClient } from "@connectrpc/connect"
+import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node"
+import { assert, describe, layer } from "@effect/vitest"
+import * as AuthApp from "@platform/auth/App"
+import * as CallerApp from "@platform/caller/App"
+import * as GreeterApp from "@platform/greeter/App"
+import { GreeterService } from "@platform/proto-compat/greeter/v1"
+import * as Logging from "@platform/shared/Logging"
+import * as Server from "@platform/shared/Server"
+import type { ServiceConfig } from "@platform/shared/ServiceConfig"
+import { SpanRecorder } from "@platform/shared/Telemetry"
+import * as Testing from "@platform/shared/Testing"
+import * as ExternalStub from "@platform/shared/testing/ExternalStub"
+import { freePort } from "@platform/shared/testing/Processes"
+import { Context, Effect, Layer } from "effect"
+import * as App from "../src/App.ts"
+
+/** A service's layer on a test port, for the enclosing scope; its base URL. */
+const serve = <E>(
+  defaults: { readonly name: string; readonly port: number },
+  app: (server: typeof Server.layerTest) => Layer.Layer<Server.Services, E, ServiceConfig>,
+  env: Record<string, string>,
+  traced = false,
+) =>
+  Effect.gen(function* () {
+    const context = yield* Layer.build(
+      app(Server.layerTest).pipe(
+        Layer.provide(Logging.layer),
+        Layer.provide(traced ? SpanRecorder.layer : Layer.empty),
+        Layer.provideMerge(Testing.config(defaults, { LOG_LEVEL: "error", ...env })),
+      ),
+    )
+    return yield* Testing.baseUrl.pipe(Effect.provide(context))
+  })
+
+/** An h2c upstream that answers every request with the headers it received. */
+const echo = Effect.acquireRelease(
+  Effect.promise(
+    () =>
+      new Promise<http2.Http2Server>((resolve) => {
+        const server = http2.createServer((request, response) => {
+          const headers = Object.fromEntries(Object.entries(request.headers).filter(([name]) => !name.startsWith(":")))
+          response.writeHead(200, { "content-type": "application/json" })
+          response.end(JSON.stringify(headers))
+        })
+        server.listen(0, "127.0.0.1", () => resolve(server))
+      }),
+  ),
+  (server) => Effect.sync(() => server.close()),
+).pipe(Effect.map((server) => `http://127.0.0.1:${(server.address() as AddressInfo).port}`))
+
+interface Platform {
+  readonly auth: string
+  readonly edge: string
+  /** An edge whose greeter is the echo server. */
+  readonly echoEdge: string
+  readonly token: string
+  readonly userId: string
+}
+class PlatformUnderTest extends Context.Service<PlatformUnderTest, Platform>()("test/Platform") {}
+
+const PlatformLive = Layer.effect(
+  PlatformUnderTest,
+  Effect.gen(function* () {
+    const stub = yield* Effect.acquireRelease(
+      Effect.promise(() => ExternalStub.start()),
+      (s) => Effect.promise(s.close),
+    )
+    const authDb = yield* Testing.freshDatabase("edge_auth")
+    const auth = yield* serve(AuthApp.defaults, AuthApp.layer, { DATABASE_URL: authDb.href })
+    const caller = yield* serve(CallerApp.defaults, CallerApp.layer, {})
+    const greeter = yield* serve(GreeterApp.defaults, GreeterApp.layer, {
+      CALLER_BASE_URL: caller,
+      EXTERNAL_API_URL: stub.url,
+    })
+    const upstreams = { EDGE_GREETER_URL: greeter, EDGE_AUTH_URL: auth, EDGE_GATEWAY_URL: "http://127.0.0.1:1" }
+    const edge = yield* serve(App.defaults, App.layer, upstreams)
+    // Traced, so that the edge has a span whose context it must pass upstream.
+    const echoEdge = yield* serve(App.defaults, App.layer, { ...upstreams, EDGE_GREETER_URL: yield* echo }, true)
+    const credentials = { email: "edge-test@example.com", password: "correct horse battery" }
+    const json = (path: string) =>
+      Effect.promise(async () => {
+        const response = await fetch(`${edge}${path}`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify(credentials),
+        })
+        return (await response.json()) as { id?: string; token?: string }
+      })
+    const { id } = yield* json("/auth/register")
+    const { token } = yield* json("/auth/login")
+    return { auth, edge, echoEdge, token: token ?? "", userId: id ?? "" }
+  }),
+)
+
+layer(PlatformLive, { excludeTestServices: true, timeout: "60 seconds" })(
+  "the edge in front of real services",
+  (it) => {
+    describe("every protocol passes through, trailers included", () => {
+      const transports = {
+        "Connect JSON over HTTP/1.1": (baseUrl: string) =>
+          createConnectTransport({ baseUrl, httpVersion: "1.1", useBinaryFormat: false }),
+        "Connect binary over HTTP/1.1": (baseUrl: string) =>
+          createConnectTransport({ baseUrl, httpVersion: "1.1", useBinaryFormat: true }),
+        "gRPC-Web over HTTP/1.1": (baseUrl: string) => createGrpcWebTransport({ baseUrl, httpVersion: "1.1" }),
+        "gRPC over h2c": (baseUrl: string) => createGrpcTransport({ baseUrl }),
+      }
+      for (const [name, transport] of Object.entries(transports)) {
+        it.effect(`${name}: an answer, and a failure's code (gRPC status travels in trailers)`, () =>
+          Effect.gen(function* () {
+            const platform = yield* PlatformUnderTest
+            const client = createClient(GreeterService, transport(platform.edge))
+            const headers = { authorization: `Bearer ${platform.token}` }
+            const answer = yield* Effect.promise(() => client.greet({ name: name }, { headers }))
+            assert.strictEqual(answer.message, `Hello ${name} from greeter-service!`)
+            assert.strictEqual(answer.externalStatus, 200)
+            const refused = yield* Effect.promise(() =>
+              client.greet({ name: "n".repeat(300) }, { headers }).then(
+                () => undefined,
+                (error: unknown) => ConnectError.from(error).code,
+              ),
+            )
+            assert.strictEqual(refused, Code.InvalidArgument)
+            const anonymous = yield* Effect.promise(() =>
+              client.greet({ name: "x" }).then(
+                () => undefined,
+                (error: unknown) => ConnectError.from(error).code,
+              ),
+            )
+            assert.strictEqual(anonymous, Code.Unauthenticated, "verify's 401, as the client reads it")
+          }),
+        )
+      }
+    })
+
+    it.effect("forward-auth copies X-User-Id and X-User-Role from verify; a client cannot forge them", () =>
+      Effect.gen(function* () {
+        const platform = yield* PlatformUnderTest
+        const response = yield* Effect.promise(() =>
+          fetch(`${platform.echoEdge}/greeter.v1.GreeterService/Greet`, {
+            method: "POST",
+            headers: {
+              "content-type": "application/json",
+              authorization: `Bearer ${platform.token}`,
+              "x-user-id": "someone-else",
+              "x-user-role": "admin",
+            },
+            body: "{}",
+          }).then((r) => r.json() as Promise<Record<string, string>>),
+        )
+        assert.strictEqual(response["x-user-id"], platform.userId)
+        assert.strictEqual(response["x-user-role"], "user")
+        assert.include(response["x-forwarded-for"], "127.0.0.1")
+        assert.isString(response.traceparent, "the trace continues upstream")
+      }),
+    )
+
+    it.effect("without a token the client gets verify's own 401 body, with CORS headers", () =>
+      Effect.gen(function* () {
+        const platform = yield* PlatformUnderTest
+        const response = yield* Effect.promise(() =>
+          fetch(`${platform.edge}/greeter.v1.GreeterService/Greet`, {
+            method: "POST",
+            headers: { "content-type": "application/json", origin: "http://localhost:30081" },
+            body: "{}",
+          }),
+        )
+        assert.strictEqual(response.status, 401)
+        assert.deepStrictEqual(yield* Effect.promise(() => response.json()), { error: "missing bearer token" })
+        assert.strictEqual(response.headers.get("access-control-allow-origin"), "http://localhost:30081")
+      }),
+    )
+
+    it.effect("an unreachable upstream without retry is a 502 at once", () =>
+      Effect.gen(function* () {
+        const platform = yield* PlatformUnderTest
+        const response = yield* Effect.promise(() =>
+          fetch(`${platform.edge}/gateway.v1.GatewayService/InvokeCustom`, {
+            method: "POST",
+            headers: { "content-type": "application/json", authorization: `Bearer ${platform.token}` },
+            body: "{}",
+          }),
+        )
+        assert.strictEqual(response.status, 502)
+      }),
+    )
+
+    it.effect("retry: a network error is retried (3 attempts, from 100 ms apart) until the upstream answers", () =>
+      Effect.gen(function* () {
+        const platform = yield* PlatformUnderTest
+        const port = yield* Effect.promise(freePort)
+        const edge = yield* serve(App.defaults, App.layer, {
+          EDGE_GREETER_URL: `http://127.0.0.1:${port}`,
+          EDGE_AUTH_URL: platform.auth,
+        })
+        // Nothing listens yet: attempts 1 and 2 are refused; attempt 3 (after 100 + 200 ms) finds it.
+        const answer = fetch(`${edge}/greeter.v1.GreeterService/Greet`, {
+          method: "POST",
+          headers: { "content-type": "application/json", authorization: `Bearer ${platform.token}` },
+          body: "{}",
+        }).then((response) => response.status)
+        yield* Effect.sleep("150 millis")
+        const server = http2.createServer((_request, response) => response.end("{}"))
+        yield* Effect.acquireRelease(
+          Effect.promise(() => new Promise<void>((resolve) => server.listen(port, "127.0.0.1", () => resolve()))),
+          () => Effect.sync(() => server.close()),
+        )
+        assert.strictEqual(yield* Effect.promise(() => answer), 200)
+      }),
+    )
+
+    it.effect("GET /ping answers OK, and / says where the APIs are", () =>
+      Effect.gen(function* () {
+        const platform = yield* PlatformUnderTest
+        const ping = yield* Effect.promise(() => fetch(`${platform.edge}/ping`).then((r) => r.text()))
+        assert.strictEqual(ping, "OK")
+        const home = yield* Effect.promise(() => fetch(`${platform.edge}/`).then((r) => r.text()))
+        assert.include(home, "/greeter.v1.GreeterService/Greet")
+      }),
+    )
+  },
+)
