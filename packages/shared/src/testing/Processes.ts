@@ -23,6 +23,12 @@ export interface Running {
   readonly waitFor: (predicate: (line: Record<string, unknown>) => boolean, timeoutMs?: number) => Promise<void>
 }
 
+/** Every process a test started and did not see exit: killed when the test process exits. */
+const started = new Set<ChildProcess>()
+process.once("exit", () => {
+  for (const child of started) child.kill("SIGKILL")
+})
+
 /** Starts a TypeScript entry point with this Node (type stripping, no build) and the given env. */
 export const start = (script: string, env: Record<string, string>): Running => {
   const child = spawn(process.execPath, [script], {
@@ -53,7 +59,13 @@ export const start = (script: string, env: Record<string, string>): Running => {
   child.stderr?.on("data", (chunk: string) => {
     stderr += chunk
   })
-  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)))
+  started.add(child)
+  const exited = new Promise<number | null>((resolve) =>
+    child.on("exit", (code) => {
+      started.delete(child)
+      resolve(code)
+    }),
+  )
   const waitFor = (predicate: (line: Record<string, unknown>) => boolean, timeoutMs = 20_000) =>
     new Promise<void>((resolve, reject) => {
       const check = () => {

@@ -1,0 +1,54 @@
+/**
+ * The platform as `pnpm dev` / `pnpm start` runs it: the contract's services, ports and
+ * variables. Compose and Kubernetes describe the same services (tests compare them).
+ */
+export type Name = "lang" | "auth" | "caller" | "greeter" | "gateway" | "edge"
+
+export interface Spec {
+  readonly name: Name
+  /** The package, relative to the repository. */
+  readonly dir: string
+  /** The contract's port. */
+  readonly port: number
+  /** Its own database (the contract's name), if it has one. */
+  readonly database?: string
+  /** The path that answers 200 once it is ready. */
+  readonly health: string
+  /** The service's own variables, given where the others are. */
+  readonly env: (at: (name: Name) => string, external: string) => Record<string, string>
+}
+
+export const services: ReadonlyArray<Spec> = [
+  { name: "lang", dir: "packages/lang", port: 3000, database: "lang_db", health: "/healthz", env: () => ({}) },
+  { name: "auth", dir: "packages/auth", port: 8090, database: "auth_db", health: "/healthz", env: () => ({}) },
+  { name: "caller", dir: "packages/caller", port: 8081, database: "caller_db", health: "/healthz", env: () => ({}) },
+  {
+    name: "greeter",
+    dir: "packages/greeter",
+    port: 8080,
+    database: "greeter_db",
+    health: "/healthz",
+    env: (at, external) => ({ CALLER_BASE_URL: at("caller"), EXTERNAL_API_URL: external }),
+  },
+  {
+    name: "gateway",
+    dir: "packages/gateway",
+    port: 8082,
+    database: "gateway_db",
+    health: "/healthz",
+    env: (at) => ({ CUSTOM_LANG_BASE_URL: at("lang") }),
+  },
+  {
+    name: "edge",
+    dir: "packages/edge",
+    port: 30081,
+    health: "/ping",
+    env: (at) => ({ EDGE_GREETER_URL: at("greeter"), EDGE_GATEWAY_URL: at("gateway"), EDGE_AUTH_URL: at("auth") }),
+  },
+]
+
+/** The local stand-in for greeter's external API (a fresh machine may have no internet). */
+export const EXTERNAL_STUB_PORT = 8099
+
+/** The embedded PostgreSQL: never 5432, so it cannot collide with a server the user runs. */
+export const EMBEDDED_POSTGRES_PORT = 5433
