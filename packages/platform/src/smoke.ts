@@ -123,7 +123,11 @@ const main = async () => {
   })
   await check("a burst over the rate limit gets 429s", async () => {
     const statuses = await Promise.all(
-      Array.from({ length: 150 }, () => post("/auth/logout", {}).then(async (r) => (await r.arrayBuffer(), r.status))),
+      Array.from({ length: 150 }, async () => {
+        const response = await post("/auth/logout", {})
+        await response.arrayBuffer()
+        return response.status
+      }),
     )
     const limited = statuses.filter((status) => status === 429).length
     expect(limited > 0, `no 429 among ${statuses.length}`)
