@@ -1,20 +1,24 @@
 import { NodeRuntime } from "@effect/platform-node"
-import { Cause, Config, Effect, Exit, Layer } from "effect"
+import { Cause, Config, Effect, Exit, Layer, Option } from "effect"
 import { HttpServerError } from "effect/http"
-import { DatabaseUnavailable } from "./Database.ts"
 import * as Logging from "./Logging.ts"
 import { type Defaults, describeError, ServiceConfig } from "./ServiceConfig.ts"
 import * as Telemetry from "./Telemetry.ts"
 
-/** The first line a person needs when start-up fails: which variable, which server, which port. */
+/**
+ * The first line a person needs when start-up fails: which variable, which server, which port,
+ * or the failure's own message. Only a defect (a bug) gets its stack.
+ */
 export const describeFailure = (cause: Cause.Cause<unknown>): string => {
-  const error = Cause.squash(cause)
+  const failure = Cause.findErrorOption(cause)
+  if (Option.isNone(failure)) return Cause.pretty(cause)
+  const error = failure.value
   if (error instanceof Config.ConfigError) return `invalid configuration: ${describeError(error)}`
-  if (error instanceof DatabaseUnavailable) return error.message
   if (error instanceof HttpServerError.ServeError) {
     const reason: unknown = error.cause
     return `cannot start the HTTP server: ${reason instanceof Error ? reason.message : String(reason)}`
   }
+  if (error instanceof Error && error.message !== "") return error.message
   return Cause.pretty(cause)
 }
 

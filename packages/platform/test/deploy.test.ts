@@ -1,0 +1,260 @@
+import { execFileSync } from "node:child_process"
+import { existsSync, readFileSync } from "node:fs"
+import { join } from "node:path"
+import { fileURLToPath } from "node:url"
+import { assert, describe, it } from "@effect/vitest"
+import { routes, settings } from "@platform/edge/Routes"
+import { parse, parseAllDocuments } from "yaml"
+import { services } from "../src/Services.ts"
+
+/**
+ * No Docker engine or cluster runs here, so Compose and Kubernetes are checked statically:
+ * they parse, they describe the contract's services, ports, variables and databases, the
+ * Kubernetes overlays render and every object validates against the Kubernetes schemas, and
+ * the three edges (the dev edge, Traefik in Compose, Traefik in Kubernetes) route the same
+ * paths through the same middlewares.
+ */
+const root = fileURLToPath(new URL("../../..", import.meta.url))
+const read = (path: string) => readFileSync(join(root, path), "utf8")
+
+type Env = Record<string, string>
+interface ComposeService {
+  build?: { context: string; dockerfile: string; args: { SERVICE: string } }
+  image?: string
+  environment?: Env
+  labels?: Env
+  depends_on?: Record<string, { condition: string }>
+  ports?: Array<string>
+  healthcheck?: unknown
+}
+const compose = parse(read("docker-compose.yml"), { merge: true }) as { services: Record<string, ComposeService> }
+const apps = services.filter((spec) => spec.name !== "edge")
+const contractDatabases = apps.map((spec) => spec.database).sort()
+
+/** A route as all three edges can state it. */
+interface EdgeRoute {
+  readonly prefix: string
+  readonly upstream: string
+  readonly port: number
+  readonly h2c: boolean
+  readonly middlewares: ReadonlyArray<string>
+}
+
+const portOf = (name: string) => services.find((spec) => spec.name === name)?.port ?? -1
+const prefixOf = (rule: string) => rule.match(/^PathPrefix\(`([^`]+)`\)$/)?.[1] ?? `unparsed: ${rule}`
+
+const devRoutes: ReadonlyArray<EdgeRoute> = routes
+  .filter((route) => route.upstream !== "web")
+  .map((route) => ({
+    prefix: route.prefix,
+    upstream: route.upstream,
+    port: portOf(route.upstream),
+    h2c: route.h2c,
+    middlewares: route.middlewares,
+  }))
+
+const composeRoutes: ReadonlyArray<EdgeRoute> = Object.entries(compose.services).flatMap(([name, service]) => {
+  const labels = service.labels ?? {}
+  if (labels["traefik.enable"] !== "true") return []
+  return [
+    {
+      prefix: prefixOf(labels[`traefik.http.routers.${name}.rule`] ?? ""),
+      upstream: name,
+      port: Number(labels[`traefik.http.services.${name}.loadbalancer.server.port`]),
+      h2c: labels[`traefik.http.services.${name}.loadbalancer.server.scheme`] === "h2c",
+      middlewares: (labels[`traefik.http.routers.${name}.middlewares`] ?? "")
+        .split(",")
+        .map((m) => m.replace(/@file$/, "")),
+    },
+  ]
+})
+
+const kustomize = (overlay: string) =>
+  parseAllDocuments(execFileSync("kubectl", ["kustomize", join(root, "deploy/k8s/overlays", overlay)]).toString()).map(
+    (document) => document.toJSON() as { apiVersion: string; kind: string; metadata: { name: string }; spec?: any },
+  )
+
+const byName = (values: ReadonlyArray<EdgeRoute>) => [...values].sort((a, b) => a.prefix.localeCompare(b.prefix))
+
+describe("Docker Compose", () => {
+  it("has PostgreSQL 17, Traefik v3, and the five services built from the Dockerfile", () => {
+    assert.sameMembers(Object.keys(compose.services), ["postgres", "traefik", ...apps.map((spec) => spec.name)])
+    assert.match(compose.services.postgres?.image ?? "", /^postgres:17/)
+    assert.match(compose.services.traefik?.image ?? "", /^traefik:v3/)
+    assert.deepStrictEqual(compose.services.traefik?.ports, ["30081:80"])
+    for (const spec of apps) {
+      const service = compose.services[spec.name]
+      assert.deepStrictEqual(service?.build, { context: ".", dockerfile: "Dockerfile", args: { SERVICE: spec.name } })
+      assert.isTrue(existsSync(join(root, spec.dir, "src/main.ts")), `${spec.dir} exists`)
+      assert.deepStrictEqual(service?.depends_on?.postgres, { condition: "service_healthy" }, spec.name)
+    }
+  })
+
+  it("gives every service the contract's port, database and variables", () => {
+    for (const spec of apps) {
+      const env = compose.services[spec.name]?.environment ?? {}
+      assert.strictEqual(env.PORT, String(spec.port), `${spec.name} PORT`)
+      assert.match(env.DATABASE_URL ?? "", new RegExp(`@postgres:5432/${spec.database}$`), `${spec.name} DATABASE_URL`)
+      assert.property(env, "OTEL_EXPORTER_OTLP_ENDPOINT")
+      assert.property(env, "OTEL_SERVICE_NAME")
+    }
+    assert.strictEqual(compose.services.greeter?.environment?.CALLER_BASE_URL, "http://caller:8081")
+    assert.property(compose.services.greeter?.environment ?? {}, "EXTERNAL_API_URL")
+    assert.strictEqual(compose.services.gateway?.environment?.CUSTOM_LANG_BASE_URL, "http://lang:3000")
+  })
+
+  it("creates the five databases on first start", () => {
+    const created = read("deploy/compose/init-db.sh")
+      .match(/for database in ([^;]+);/)?.[1]
+      ?.trim()
+      .split(/\s+/)
+    assert.deepStrictEqual(created?.sort(), contractDatabases)
+  })
+
+  it("every variable Compose reads is in .env.example", () => {
+    const used = new Set([...read("docker-compose.yml").matchAll(/\$\{([A-Z_]+)/g)].map((match) => match[1]))
+    const documented = new Set(
+      read(".env.example")
+        .split("\n")
+        .filter((line) => /^[A-Z_]+=/.test(line))
+        .map((line) => line.split("=")[0]),
+    )
+    for (const name of used) assert.isTrue(documented.has(name), `${name} is in .env.example`)
+  })
+
+  it("the Dockerfile is multi-stage, runs as a non-root user and checks /healthz", () => {
+    const dockerfile = read("Dockerfile")
+    assert.isAtLeast([...dockerfile.matchAll(/^FROM /gm)].length, 2)
+    assert.match(dockerfile, /^USER node$/m)
+    assert.match(dockerfile, /^HEALTHCHECK .*\n?.*HEALTH_PATH/m)
+    assert.match(dockerfile, /HEALTH_PATH=\/healthz/)
+  })
+})
+
+describe("Kubernetes", () => {
+  const overlays = { local: kustomize("local"), prod: kustomize("prod") }
+
+  it("both overlays render, and every object validates against its schema", async () => {
+    for (const [overlay, objects] of Object.entries(overlays)) {
+      assert.isAbove(objects.length, 20, overlay)
+      for (const object of objects) {
+        const [group, version] = object.apiVersion.includes("/")
+          ? object.apiVersion.split("/")
+          : ["", object.apiVersion]
+        const module = object.apiVersion.startsWith("traefik.io/")
+          ? await import(`@kubernetes-models/traefik/${object.apiVersion}`)
+          : await import(group === "" ? `kubernetes-models/${version}` : `kubernetes-models/${group}/${version}`)
+        const Model = module[object.kind]
+        assert.isDefined(Model, `${object.apiVersion} ${object.kind} has a schema`)
+        // kustomize folds long base64 values over lines; the API server's decoder skips the newlines.
+        if (object.kind === "Secret" && "data" in object) {
+          const data = (object as unknown as { data: Record<string, string> }).data
+          for (const key of Object.keys(data)) data[key] = (data[key] ?? "").replace(/\s+/g, "")
+        }
+        try {
+          new Model(object).validate()
+        } catch (error) {
+          assert.fail(`${overlay}: ${object.kind}/${object.metadata.name}: ${(error as Error).message}`)
+        }
+      }
+    }
+  })
+
+  it("each service: probes on /healthz, requests and limits, non-root, a Service on its port, a PDB and an HPA", () => {
+    for (const [overlay, objects] of Object.entries(overlays)) {
+      for (const spec of apps) {
+        const find = (kind: string) =>
+          objects.find((object) => object.kind === kind && object.metadata.name === spec.name)
+        const deployment = find("Deployment")
+        const container = deployment?.spec.template.spec.containers[0]
+        assert.strictEqual(container.readinessProbe.httpGet.path, "/healthz", `${overlay} ${spec.name}`)
+        assert.strictEqual(container.livenessProbe.httpGet.path, "/healthz")
+        assert.isDefined(container.resources.requests.cpu)
+        assert.isDefined(container.resources.limits.memory)
+        assert.isTrue(deployment?.spec.template.spec.securityContext.runAsNonRoot)
+        assert.strictEqual(container.ports[0].containerPort, spec.port)
+        assert.deepStrictEqual(
+          container.env.find((env: { name: string }) => env.name === "DATABASE_URL").valueFrom.secretKeyRef,
+          {
+            name:
+              objects.find((o) => o.kind === "Secret" && o.metadata.name.startsWith("database-urls"))?.metadata.name ??
+              "database-urls",
+            key: spec.name,
+          },
+        )
+        assert.strictEqual(find("Service")?.spec.ports[0].port, spec.port)
+        assert.isDefined(find("PodDisruptionBudget"))
+        assert.isDefined(find("HorizontalPodAutoscaler"))
+      }
+    }
+  })
+
+  it("the local overlay brings PostgreSQL with the five databases and Traefik on NodePort 30081", () => {
+    const objects = overlays.local
+    const init = objects.find(
+      (object) => object.kind === "ConfigMap" && object.metadata.name.startsWith("postgres-init"),
+    )
+    const script = (init as unknown as { data: Record<string, string> }).data["init-db.sh"] ?? ""
+    assert.deepStrictEqual(
+      script
+        .match(/for database in ([^;]+);/)?.[1]
+        ?.trim()
+        .split(/\s+/)
+        .sort(),
+      contractDatabases,
+    )
+    const traefik = objects.find((object) => object.kind === "Service" && object.metadata.name === "traefik")
+    assert.strictEqual(traefik?.spec.ports[0].nodePort, 30081)
+    const urls = objects.find((object) => object.kind === "Secret" && object.metadata.name.startsWith("database-urls"))
+    const data = (urls as unknown as { data: Record<string, string> }).data
+    for (const spec of apps) {
+      assert.match(Buffer.from(data[spec.name] ?? "", "base64").toString(), new RegExp(`/${spec.database}$`))
+    }
+  })
+})
+
+describe("one edge, three places", () => {
+  const k8s = kustomize("local")
+  const k8sRoutes: ReadonlyArray<EdgeRoute> = k8s
+    .filter((object) => object.kind === "IngressRoute")
+    .flatMap((object) =>
+      object.spec.routes.map((route: any) => ({
+        prefix: prefixOf(route.match),
+        upstream: route.services[0].name,
+        port: route.services[0].port,
+        h2c: route.services[0].scheme === "h2c",
+        middlewares: route.middlewares.map((middleware: { name: string }) => middleware.name),
+      })),
+    )
+
+  it("the dev edge, Traefik in Compose and Traefik in Kubernetes route the same paths the same way", () => {
+    assert.deepStrictEqual(byName(composeRoutes), byName(devRoutes))
+    assert.deepStrictEqual(byName(k8sRoutes), byName(devRoutes))
+  })
+
+  it("their middlewares have the contract's settings", () => {
+    const file = (parse(read("deploy/traefik/dynamic.yml")) as { http: { middlewares: Record<string, any> } }).http
+      .middlewares
+    const crds = Object.fromEntries(
+      k8s.filter((object) => object.kind === "Middleware").map((object) => [object.metadata.name, object.spec]),
+    )
+    for (const middlewares of [file, crds]) {
+      assert.deepStrictEqual(middlewares.cors.headers.accessControlAllowMethods, settings.cors.methods)
+      assert.deepStrictEqual(middlewares.cors.headers.accessControlAllowHeaders, settings.cors.headers)
+      assert.deepStrictEqual(middlewares.cors.headers.accessControlExposeHeaders, settings.cors.exposedHeaders)
+      assert.deepStrictEqual(middlewares.cors.headers.accessControlAllowOriginList, settings.cors.defaultOrigins)
+      assert.strictEqual(middlewares.cors.headers.accessControlMaxAge, settings.cors.maxAgeSeconds)
+      assert.isTrue(middlewares.cors.headers.addVaryHeader)
+      assert.match(
+        middlewares.auth.forwardAuth.address,
+        new RegExp(`auth.*:${portOf("auth")}${settings.auth.verifyPath}$`),
+      )
+      assert.deepStrictEqual(middlewares.auth.forwardAuth.authResponseHeaders, settings.auth.copiedHeaders)
+      assert.strictEqual(middlewares["rate-limit"].rateLimit.average, settings.rateLimit.average)
+      assert.strictEqual(middlewares["rate-limit"].rateLimit.burst, settings.rateLimit.burst)
+      assert.strictEqual(middlewares["rate-limit"].rateLimit.period, `${settings.rateLimit.periodSeconds}s`)
+      assert.strictEqual(middlewares.retry.retry.attempts, settings.retry.attempts)
+      assert.strictEqual(middlewares.retry.retry.initialInterval, `${settings.retry.initialIntervalMs}ms`)
+    }
+  })
+})

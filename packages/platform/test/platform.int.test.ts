@@ -1,0 +1,61 @@
+import { chmodSync, mkdtempSync, rmSync } from "node:fs"
+import * as net from "node:net"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { fileURLToPath } from "node:url"
+import { assert, describe, it } from "@effect/vitest"
+import { start } from "@platform/shared/testing/Processes"
+
+/** The runner as `pnpm start` runs it, on ports shifted out of the way of a running platform. */
+const runner = fileURLToPath(new URL("../src/main.ts", import.meta.url))
+
+const run = (env: Record<string, string>) => {
+  const dataDir = mkdtempSync(join(tmpdir(), "platform-test-"))
+  // As root, PostgreSQL runs as the postgres user: it must be able to reach the folder.
+  chmodSync(dataDir, 0o755)
+  const running = start(runner, {
+    EMBEDDED_POSTGRES_DIR: join(dataDir, "postgres"),
+    PLATFORM_LOG_FORMAT: "json",
+    ...env,
+  })
+  return { running, cleanup: () => rmSync(dataDir, { recursive: true, force: true }) }
+}
+
+const text = (lines: ReadonlyArray<Record<string, unknown>>) => lines.map((line) => JSON.stringify(line)).join("\n")
+
+describe("the platform runner", () => {
+  it("a port already in use is reported by name, and nothing is started", async () => {
+    const offset = 20_000
+    const blocker = net.createServer()
+    await new Promise<void>((resolve) => blocker.listen(8090 + offset, resolve))
+    const { running, cleanup } = run({ PLATFORM_PORT_OFFSET: String(offset) })
+    try {
+      assert.strictEqual(await running.exited, 1)
+      assert.include(text(running.lines), `port ${8090 + offset} (auth) is already in use`)
+      assert.notInclude(text(running.lines), "initialising a PostgreSQL cluster")
+    } finally {
+      blocker.close()
+      cleanup()
+    }
+  }, 30_000)
+
+  it("a service that fails to start is reported by name with its reason; the rest are stopped", async () => {
+    const offset = 21_000
+    const { running, cleanup } = run({ PLATFORM_PORT_OFFSET: String(offset), AUTH_PRIVATE_KEY: "not a key" })
+    try {
+      assert.strictEqual(await running.exited, 1)
+      const output = text(running.lines)
+      assert.include(output, "auth failed: AUTH_PRIVATE_KEY: expected RSA private keys")
+      // Whatever had started was stopped before the runner exited: the ports are free again.
+      for (const port of [3000, 8080, 8081, 8082, 30081].map((p) => p + offset)) {
+        await new Promise<void>((resolve, reject) => {
+          const probe = net.createServer()
+          probe.once("error", reject)
+          probe.listen(port, () => probe.close(() => resolve()))
+        })
+      }
+    } finally {
+      cleanup()
+    }
+  }, 60_000)
+})
