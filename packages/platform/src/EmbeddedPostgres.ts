@@ -22,6 +22,8 @@ export class EmbeddedPostgresError extends Schema.TaggedError<EmbeddedPostgresEr
 
 export interface Options {
   readonly dataDir: string
+  /** Where to keep the data instead when, as root, the postgres user cannot reach `dataDir`. */
+  readonly fallbackDataDir?: string | undefined
   readonly port: number
   readonly user: string
   readonly password: string
@@ -53,6 +55,71 @@ const runAs = (): { uid: number; gid: number } | undefined => {
 }
 
 const fail = (message: string) => new EmbeddedPostgresError({ message })
+
+const canAccess = (owner: { uid: number; gid: number }, flag: "-x" | "-w", target: string) => {
+  try {
+    execFileSync("test", [flag, target], { uid: owner.uid, gid: owner.gid })
+    return true
+  } catch {
+    return false
+  }
+}
+
+/**
+ * The binaries live in node_modules, which may sit in a folder the postgres user cannot enter
+ * (a clone under /root, or under a private temporary folder): then they are copied once to a
+ * shared place it can.
+ */
+const reachableBinaries = (
+  found: { readonly initdb: string; readonly postgres: string },
+  owner: { uid: number; gid: number },
+) =>
+  Effect.gen(function* () {
+    if (canAccess(owner, "-x", found.postgres)) return found
+    const native = path.dirname(path.dirname(found.postgres))
+    const manifest = JSON.parse(fs.readFileSync(path.join(native, "..", "package.json"), "utf8")) as {
+      version?: string
+    }
+    const shared = path.join(
+      "/var/tmp/effect-platform",
+      `postgres-${process.platform}-${process.arch}-${manifest.version}`,
+    )
+    if (!fs.existsSync(path.join(shared, "bin", "postgres"))) {
+      yield* Effect.logInfo(`copying the PostgreSQL binaries to ${shared}, where the postgres user can run them`)
+      fs.mkdirSync(path.dirname(shared), { recursive: true, mode: 0o755 })
+      fs.cpSync(native, `${shared}.partial`, { recursive: true, verbatimSymlinks: true })
+      fs.renameSync(`${shared}.partial`, shared)
+    }
+    return { initdb: path.join(shared, "bin", "initdb"), postgres: path.join(shared, "bin", "postgres") }
+  })
+
+/** The data directory, owned by the server's user; as root, somewhere that user can reach. */
+const prepareDataDir = (
+  wanted: string,
+  fallback: string | undefined,
+  owner: { uid: number; gid: number } | undefined,
+) =>
+  Effect.gen(function* () {
+    const create = (dir: string) => {
+      // The parents stay traversable (the server may run as another user); the data itself is private.
+      fs.mkdirSync(path.dirname(dir), { recursive: true })
+      fs.mkdirSync(dir, { recursive: true, mode: 0o700 })
+      if (owner !== undefined) fs.chownSync(dir, owner.uid, owner.gid)
+    }
+    create(wanted)
+    if (owner === undefined || canAccess(owner, "-w", wanted)) return wanted
+    if (fallback === undefined) {
+      return yield* fail(
+        `as root, PostgreSQL runs as the postgres user, which cannot reach ${wanted}; ` +
+          "set EMBEDDED_POSTGRES_DIR to a folder it can (for example /var/tmp/effect-platform)",
+      )
+    }
+    fs.rmSync(wanted, { recursive: true, force: true })
+    fs.mkdirSync(path.dirname(fallback), { recursive: true, mode: 0o755 })
+    create(fallback)
+    yield* Effect.logInfo(`the postgres user cannot reach ${wanted}: keeping the data in ${fallback}`)
+    return fallback
+  })
 
 /** Runs a binary to completion, its output to `onLog`. */
 const run = (
@@ -108,26 +175,10 @@ const stopLeftover = (dataDir: string) =>
  */
 export const start = (options: Options) =>
   Effect.gen(function* () {
-    const { initdb, postgres } = yield* Effect.tryPromise({
-      try: binaries,
-      catch: (error) => fail((error as Error).message),
-    })
     const owner = runAs()
-    const dataDir = path.resolve(options.dataDir)
-    // The parents stay traversable (the server may run as another user); the data itself is private.
-    fs.mkdirSync(path.dirname(dataDir), { recursive: true })
-    fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 })
-    if (owner !== undefined) {
-      fs.chownSync(dataDir, owner.uid, owner.gid)
-      try {
-        execFileSync("test", ["-w", dataDir], { uid: owner.uid, gid: owner.gid })
-      } catch {
-        return yield* fail(
-          `as root, PostgreSQL runs as the postgres user, which cannot reach ${dataDir}; ` +
-            "set EMBEDDED_POSTGRES_DIR to a folder it can (for example /var/tmp/effect-platform)",
-        )
-      }
-    }
+    const found = yield* Effect.tryPromise({ try: binaries, catch: (error) => fail((error as Error).message) })
+    const { initdb, postgres } = owner === undefined ? found : yield* reachableBinaries(found, owner)
+    const dataDir = yield* prepareDataDir(path.resolve(options.dataDir), options.fallbackDataDir, owner)
     yield* stopLeftover(dataDir)
     if (!fs.existsSync(path.join(dataDir, "PG_VERSION"))) {
       const passwordFile = path.join(tmpdir(), `pg-password-${randomBytes(6).toString("hex")}`)
@@ -198,5 +249,6 @@ export const start = (options: Options) =>
     return {
       url: new URL(`postgresql://${options.user}:${encodeURIComponent(options.password)}@127.0.0.1:${options.port}`),
       pid: server.pid,
+      dataDir,
     }
   })

@@ -4,6 +4,7 @@
  * unless `EXTERNAL_API_URL` names one, the five services and the edge on port 30081.
  * Ctrl-C stops the services (each drains), then the database; the exit code is 0.
  */
+import { createHash } from "node:crypto"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { NodeRuntime } from "@effect/platform-node"
@@ -48,11 +49,17 @@ const databaseServer = Effect.gen(function* () {
     yield* Effect.logInfo(`using the PostgreSQL server at ${redact(url)}`)
     return { url, description: `${redact(url)} (DATABASE_URL_BASE)` }
   }
-  const dataDir = process.env.EMBEDDED_POSTGRES_DIR?.trim() || path.join(root, ".data", "postgres")
+  const chosen = process.env.EMBEDDED_POSTGRES_DIR?.trim()
+  const dataDir = chosen || path.join(root, ".data", "postgres")
+  // As root the server runs as `postgres`; if it cannot reach the repository, a folder of its own.
+  const fallbackDataDir = chosen
+    ? undefined
+    : path.join("/var/tmp/effect-platform", createHash("sha256").update(root).digest("hex").slice(0, 12), "postgres")
   const port = Number(process.env.EMBEDDED_POSTGRES_PORT ?? EMBEDDED_POSTGRES_PORT + offset)
   yield* Supervisor.checkPort("embedded PostgreSQL", port)
   const started = yield* EmbeddedPostgres.start({
     dataDir,
+    fallbackDataDir,
     port,
     user: "postgres",
     password: "postgres",
