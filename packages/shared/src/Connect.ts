@@ -9,10 +9,13 @@ import {
   createContextValues,
   type HandlerContext,
 } from "@connectrpc/connect"
+import { codeToString } from "@connectrpc/connect/protocol-connect"
 import { connectNodeAdapter } from "@connectrpc/connect-node"
 import { NodeHttpServerRequest } from "@effect/platform-node"
-import { Cause, Context, Duration, Effect, Exit, type Layer, Option, Result } from "effect"
-import { HttpRouter, HttpServerRequest, HttpServerResponse } from "effect/http"
+import { Cause, Clock, Context, Duration, Effect, Exit, type Layer, Option, Result } from "effect"
+import { Headers, HttpRouter, HttpServerRequest, HttpServerResponse, HttpTraceContext } from "effect/http"
+import * as HttpTelemetry from "./HttpTelemetry.ts"
+import * as RpcMetrics from "./RpcMetrics.ts"
 
 /** A unary method's handler, written as an Effect over the generated message types. */
 type UnaryHandler<I extends DescMessage, O extends DescMessage, E, R> = (
@@ -57,8 +60,9 @@ type NodeResponse = http.ServerResponse | http2.Http2ServerResponse
  * protocol (JSON and binary), gRPC and gRPC-Web, over HTTP/1.1 and h2c, through
  * `@connectrpc/connect-node` (which owns the wire format, content types and error bodies).
  *
- * Each call runs as a fiber in the context of its HTTP request (so it continues the request's
- * trace), inside a server span named `<package>.<Service>/<Method>`. The client's deadline
+ * Each call runs as a fiber in the context of its HTTP request, inside a server span named
+ * `<package>.<Service>/<Method>` that continues the client's trace, and is counted by
+ * `RpcMetrics` under its Connect code (gRPC errors are HTTP 200s). The client's deadline
  * becomes an Effect timeout, and a client that cancels or goes away interrupts the fiber.
  * Failures are mapped to Connect codes by `toConnectError`; defects are logged and answered as
  * `internal` without details.
@@ -78,15 +82,15 @@ export const layer = <S extends DescService, H extends Handlers<S, any, any>>(op
 
       const run = (method: string, handler: UnaryHandler<DescMessage, DescMessage, E, R>) => {
         const spanName = `${service.typeName}/${method}`
+        const labels = { system: "connect_rpc", service: service.typeName, method }
         return async (request: MessageShape<DescMessage>, context: HandlerContext) => {
           const parent = context.values.get(RequestContext)
+          // The request's values (its route, request-scoped services) win over the layer's.
+          const runtime = parent === undefined ? services : Context.merge(services, parent)
+          const route = Context.getOption(runtime, HttpTelemetry.RequestRoute)
+          if (Option.isSome(route)) route.value.route = `/${spanName}`
           const timeoutMs = context.timeoutMs()
-          let effect = handler(request, context).pipe(
-            Effect.withSpan(spanName, {
-              kind: "server",
-              attributes: { "rpc.system": "connect_rpc", "rpc.service": service.typeName, "rpc.method": method },
-            }),
-          )
+          let effect = handler(request, context)
           if (timeoutMs !== undefined) {
             effect = effect.pipe(
               Effect.timeoutOrElse({
@@ -95,11 +99,33 @@ export const layer = <S extends DescService, H extends Handlers<S, any, any>>(op
               }),
             )
           }
-          // The request's values (its span, request-scoped services) win over the layer's.
-          const runtime = parent === undefined ? services : Context.merge(services, parent)
-          const exit = await Effect.runPromiseExitWith(runtime)(effect, { signal: context.signal })
+          let answer: ConnectError | undefined
+          const observed = Effect.flatMap(Clock.currentTimeNanos, (start) =>
+            effect.pipe(
+              Effect.onExit((exit) =>
+                Effect.gen(function* () {
+                  const seconds = Number((yield* Clock.currentTimeNanos) - start) / 1e9
+                  if (Exit.isSuccess(exit)) return yield* RpcMetrics.record(labels, "ok", seconds)
+                  const wire = toWireError(exit.cause, toConnectError, context)
+                  answer = wire.error
+                  const code = codeToString(wire.error.code)
+                  yield* Effect.annotateCurrentSpan("rpc.connect_rpc.error_code", code)
+                  if (wire.unexpected) yield* Effect.logError(`${spanName} failed unexpectedly`, exit.cause)
+                  yield* RpcMetrics.record(labels, code, seconds)
+                }),
+              ),
+              // One server span per call, named as OpenTelemetry's RPC conventions say, continuing
+              // the trace of a client that sent `traceparent` (Connect and gRPC clients alike).
+              Effect.withSpan(spanName, {
+                kind: "server",
+                parent: Option.getOrUndefined(HttpTraceContext.fromHeaders(Headers.fromInput(context.requestHeader))),
+                attributes: { "rpc.system": "connect_rpc", "rpc.service": service.typeName, "rpc.method": method },
+              }),
+            ),
+          )
+          const exit = await Effect.runPromiseExitWith(runtime)(observed, { signal: context.signal })
           if (Exit.isSuccess(exit)) return exit.value
-          throw toWireError(exit.cause, toConnectError, spanName, context)
+          throw answer ?? toWireError(exit.cause, toConnectError, context).error
         }
       }
 
@@ -140,21 +166,25 @@ export const layer = <S extends DescService, H extends Handlers<S, any, any>>(op
     }),
   )
 
+/** The Connect error a failed call answers with; `unexpected` when it was a defect (a bug). */
 const toWireError = <E>(
   cause: Cause.Cause<E>,
   toConnectError: (error: E) => ConnectError,
-  spanName: string,
   context: HandlerContext,
-): ConnectError => {
+): { readonly error: ConnectError; readonly unexpected: boolean } => {
   const failure = Cause.findErrorOption(cause)
-  if (Option.isSome(failure)) return toConnectError(failure.value)
+  if (Option.isSome(failure)) return { error: toConnectError(failure.value), unexpected: false }
   const defect = Cause.findDefect(cause)
-  if (Result.isSuccess(defect) && defect.success instanceof ConnectError) return defect.success
+  if (Result.isSuccess(defect) && defect.success instanceof ConnectError) {
+    return { error: defect.success, unexpected: false }
+  }
   if (Cause.hasInterruptsOnly(cause)) {
     // connect-node aborts the signal with the reason: its own deadline, or the client leaving.
     const reason: unknown = context.signal.reason
-    return reason instanceof ConnectError ? reason : new ConnectError("the call was cancelled", Code.Canceled)
+    return {
+      error: reason instanceof ConnectError ? reason : new ConnectError("the call was cancelled", Code.Canceled),
+      unexpected: false,
+    }
   }
-  Effect.runFork(Effect.logError(`${spanName} failed unexpectedly`, cause))
-  return new ConnectError("internal error", Code.Internal)
+  return { error: new ConnectError("internal error", Code.Internal), unexpected: true }
 }

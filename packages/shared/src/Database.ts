@@ -1,8 +1,9 @@
 import { PgClient } from "@effect/sql-pg"
-import { Context, Duration, Effect, Layer, Option, Redacted, Schedule, Schema } from "effect"
+import { Clock, Context, Duration, Effect, Exit, Layer, Metric, Option, Redacted, Schedule, Schema } from "effect"
 import { Reactivity } from "effect/reactivity"
 import { Migrator, SqlClient, type SqlError } from "effect/sql"
 import { describe } from "./ErrorMessage.ts"
+import { durationBoundaries } from "./Metrics.ts"
 import { redactUrl, ServiceConfig } from "./ServiceConfig.ts"
 
 /**
@@ -26,6 +27,53 @@ export class DatabaseHealth extends Context.Service<
 >()("platform/DatabaseHealth") {
   static readonly disabled = Layer.succeed(DatabaseHealth, { enabled: false, check: Effect.void })
 }
+
+/**
+ * The pool as Prometheus sees it. @effect/sql-pg exposes neither its pool nor a hook around a
+ * statement, so the kernel measures what the services do through it: each repository
+ * operation (`query`) is timed by name and outcome, the operations running now are counted,
+ * and the pool's size is published beside them (in flight near max: the pool is saturated).
+ */
+export const operationDuration = Metric.histogram("db_client_operation_duration_seconds", {
+  description: "Time a repository operation took against PostgreSQL, by operation and outcome",
+  boundaries: durationBoundaries,
+})
+
+export const operationsInFlight = Metric.gauge("db_client_operations_in_flight", {
+  description: "Repository operations running against PostgreSQL now",
+})
+
+export const connectionsMax = Metric.gauge("db_client_connections_max", {
+  description: "The most connections the pool opens (DATABASE_POOL_SIZE)",
+})
+
+/**
+ * One repository operation (`"GreetingsRepo.insert"`): a span of that name around its
+ * statements, and its duration and outcome in `db_client_operation_duration_seconds`.
+ */
+export const query =
+  (name: string, attributes?: Record<string, unknown>) =>
+  <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+    Effect.flatMap(Clock.currentTimeNanos, (start) =>
+      Metric.modify(operationsInFlight, 1).pipe(
+        Effect.andThen(effect),
+        Effect.onExit((exit) =>
+          Effect.flatMap(Clock.currentTimeNanos, (end) =>
+            Effect.andThen(
+              Metric.modify(operationsInFlight, -1),
+              Metric.update(
+                Metric.withAttributes(operationDuration, {
+                  operation: name,
+                  outcome: Exit.isSuccess(exit) ? "ok" : "error",
+                }),
+                Number(end - start) / 1e9,
+              ),
+            ),
+          ),
+        ),
+        Effect.withSpan(name, attributes === undefined ? {} : { attributes }),
+      ),
+    )
 
 const MIGRATIONS_TABLE = "effect_sql_migrations"
 const HEALTH_TIMEOUT = Duration.seconds(2)
@@ -143,6 +191,7 @@ export const layer = (migrations: Migrations) =>
         ),
       )
       yield* Effect.logInfo(`connected to ${shown}`)
+      yield* Metric.update(connectionsMax, config.databasePoolSize)
       const health = DatabaseHealth.of({
         enabled: true,
         check: client`SELECT 1`.pipe(

@@ -2,6 +2,7 @@ import { NodeRuntime } from "@effect/platform-node"
 import { Cause, Config, Effect, Exit, Layer, Option } from "effect"
 import { HttpServerError } from "effect/http"
 import * as Logging from "./Logging.ts"
+import * as Metrics from "./Metrics.ts"
 import { type Defaults, describeError, ServiceConfig } from "./ServiceConfig.ts"
 import * as Telemetry from "./Telemetry.ts"
 
@@ -24,10 +25,10 @@ export const describeFailure = (cause: Cause.Cause<unknown>): string => {
 
 /**
  * Runs a service until SIGTERM or SIGINT. The kernel provides what every service shares
- * (configuration, JSON logging, tracing) around the service's own layer. A start-up failure
+ * (configuration, JSON logging, its metrics registry, tracing) around the service's own layer. A start-up failure
  * is one log line and exit code 1; a signal drains the service and exits 0.
  */
-export const run = <E>(defaults: Defaults, app: Layer.Layer<never, E, ServiceConfig>): void => {
+export const run = <E>(defaults: Defaults, app: Layer.Layer<never, E, ServiceConfig | Metrics.ScrapeHooks>): void => {
   const serve = Effect.scoped(
     Effect.gen(function* () {
       yield* Layer.build(app)
@@ -40,6 +41,7 @@ export const run = <E>(defaults: Defaults, app: Layer.Layer<never, E, ServiceCon
   const program = serve.pipe(
     Effect.onInterrupt(() => Effect.logInfo("stopped")),
     Effect.provide(Telemetry.layer),
+    Effect.provide(Metrics.layer),
     Effect.provide(Logging.layer),
     Effect.provide(ServiceConfig.layer(defaults)),
     Effect.tapCause((cause) =>

@@ -5,6 +5,8 @@ import { NodeHttpServer, type NodeServices } from "@effect/platform-node"
 import { Effect, Layer } from "effect"
 import type { Etag, HttpPlatform, HttpServer } from "effect/http"
 import { HttpRouter } from "effect/http"
+import * as HttpTelemetry from "./HttpTelemetry.ts"
+import * as Metrics from "./Metrics.ts"
 import { ServiceConfig } from "./ServiceConfig.ts"
 
 /** What every HTTP/2 connection starts with (RFC 9113 §3.4); nothing else does. */
@@ -118,7 +120,12 @@ export const layerTest = Layer.unwrap(
 )
 
 /**
- * Serves the service's routes on the server. Effect's per-request access log is off: at
- * thousands of requests a second it would dominate the output; requests are traced instead.
+ * Serves the service's routes, and `GET /metrics`, on the server: every request counted, timed
+ * and traced (`HttpTelemetry`). Effect's per-request access log is off: at thousands of
+ * requests a second it would dominate the output; requests are traced and measured instead.
  */
-export const serve = <A, E, R>(routes: Layer.Layer<A, E, R>) => HttpRouter.serve(routes, { disableLogger: true })
+export const serve = <A, E, R>(routes: Layer.Layer<A, E, R>) =>
+  HttpRouter.serve(HttpTelemetry.traceRoutes(Layer.merge(routes, Metrics.routes)), {
+    disableLogger: true,
+    middleware: HttpTelemetry.measure,
+  }).pipe(Layer.provide(HttpTelemetry.disableDefaultSpans))

@@ -31,6 +31,7 @@ export interface RecordedSpan {
   readonly parentSpanId: string | undefined
   readonly kind: Tracer.SpanKind
   readonly attributes: ReadonlyMap<string, unknown>
+  readonly events: ReadonlyArray<{ readonly name: string; readonly attributes: Record<string, unknown> }>
   readonly status: Tracer.SpanStatus
 }
 
@@ -57,6 +58,7 @@ export class SpanRecorder extends Context.Service<
               parentSpanId: Option.getOrUndefined(Option.map(span.parent, (parent) => parent.spanId)),
               kind: span.kind,
               attributes: span.attributes,
+              events: span.events.map(([name, , attributes]) => ({ name, attributes })),
               status: span.status,
             })
           }

@@ -4,6 +4,7 @@ import { ConfigProvider, Effect, Layer, Redacted } from "effect"
 import { HttpServer } from "effect/http"
 import { Reactivity } from "effect/reactivity"
 import { SqlClient } from "effect/sql"
+import * as Metrics from "./Metrics.ts"
 import { type Defaults, ServiceConfig } from "./ServiceConfig.ts"
 
 /**
@@ -64,11 +65,13 @@ export const sqlClient = (url: URL) =>
 /**
  * The service's settings from a record, as if those were its environment variables. The
  * record is the configuration of everything the layer is provided to (the service's own
- * `Config` reads too), not only of the kernel's settings.
+ * `Config` reads too), not only of the kernel's settings. Each service built on it gets a
+ * metrics registry of its own, as it would in a process of its own.
  */
 export const config = (defaults: Defaults, env: Record<string, string>) =>
   ServiceConfig.layer(defaults).pipe(
     Layer.provideMerge(ConfigProvider.layer(ConfigProvider.fromEnv({ env: { LOG_LEVEL: "warn", ...env } }))),
+    Layer.merge(Metrics.layer),
   )
 
 /** `http://127.0.0.1:<port>` of the running test server. */

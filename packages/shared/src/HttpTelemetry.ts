@@ -1,0 +1,169 @@
+import type * as http from "node:http"
+import { NodeHttpServerRequest } from "@effect/platform-node"
+import { Clock, Context, Effect, Exit, Layer, Metric, Option, type Tracer } from "effect"
+import {
+  HttpMiddleware,
+  HttpRouter,
+  HttpServerError,
+  HttpServerRequest,
+  type HttpServerResponse,
+  HttpTraceContext,
+} from "effect/http"
+import { durationBoundaries } from "./Metrics.ts"
+
+/**
+ * Requests as Prometheus and OpenTelemetry see them. Every request is counted and timed by the
+ * route it matched (`http_server_*`); every routed request runs in a server span named
+ * `<METHOD> <route>` that continues the caller's trace (W3C `traceparent`, or B3). Routes that
+ * dispatch further name their own spans and routes: the Connect adapter (one span per RPC, as
+ * OpenTelemetry's RPC conventions want), Effect RPC, and the edge.
+ */
+
+export const requests = Metric.counter("http_server_requests_total", {
+  description: "HTTP requests served, by method, route and status",
+  incremental: true,
+})
+
+export const duration = Metric.histogram("http_server_request_duration_seconds", {
+  description: "Time to answer an HTTP request, by method, route and status",
+  boundaries: durationBoundaries,
+})
+
+export const active = Metric.gauge("http_server_active_requests", {
+  description: "HTTP requests being served now",
+})
+
+/** What a request turned out to be, filled in by whoever routed it. */
+export class RequestRoute extends Context.Service<RequestRoute, { route: string | undefined }>()(
+  "platform/RequestRoute",
+) {}
+
+/** Names the route the current request is counted under (a template, never a raw path). */
+export const setRoute = (route: string) =>
+  Effect.map(Effect.serviceOption(RequestRoute), (current) => {
+    if (Option.isSome(current)) current.value.route = route
+  })
+
+/** Paths served without a span: probes and scrapes would drown the traces that matter. */
+const UNTRACED = new Set(["/healthz", "/metrics", "/ping"])
+
+/** Effect RPC's mount point: its server names its own spans, after the procedure. */
+export const RPC_PATH = "/rpc"
+
+/** The status the client got: what was written on the socket, whoever wrote it. */
+const statusSent = (request: HttpServerRequest.HttpServerRequest, fallback: number) => {
+  const response = NodeHttpServerRequest.toServerResponse(request) as http.ServerResponse
+  return response.headersSent ? response.statusCode : fallback
+}
+
+/**
+ * The server's outermost middleware: it sees the response that was sent (errors already turned
+ * into responses, and responses written straight to the socket by the Connect adapter or the
+ * edge), so the status it counts is the client's.
+ */
+export const measure = <E, R>(
+  httpApp: Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>,
+): Effect.Effect<HttpServerResponse.HttpServerResponse, E, R | HttpServerRequest.HttpServerRequest> =>
+  Effect.withFiber((fiber) => {
+    const request = Context.getUnsafe(fiber.context, HttpServerRequest.HttpServerRequest)
+    const clock = fiber.getRef(Clock.Clock)
+    const start = clock.currentTimeNanosUnsafe()
+    const observed: Context.Service.Shape<typeof RequestRoute> = { route: undefined }
+    active.modifyUnsafe(1, fiber.context)
+    return httpApp.pipe(
+      Effect.provideService(RequestRoute, observed),
+      Effect.onExit((exit) =>
+        Effect.sync(() => {
+          const fallback = Exit.isSuccess(exit) ? exit.value.status : 500
+          const attributes = {
+            method: request.method,
+            route: observed.route ?? "unmatched",
+            status: String(statusSent(request, fallback)),
+          }
+          const seconds = Number(clock.currentTimeNanosUnsafe() - start) / 1e9
+          active.modifyUnsafe(-1, fiber.context)
+          Metric.withAttributes(requests, attributes).updateUnsafe(1, fiber.context)
+          Metric.withAttributes(duration, attributes).updateUnsafe(seconds, fiber.context)
+        }),
+      ),
+    )
+  })
+
+/**
+ * Runs `handler` in a server span `name` for the request, a child of the caller's span when it
+ * sent one (W3C `traceparent`, or B3). Only 5xx answers and interruptions mark it failed, as
+ * OpenTelemetry's HTTP conventions say; the status is the one the client got.
+ */
+export const withServerSpan =
+  (name: string, request: HttpServerRequest.HttpServerRequest, attributes: Record<string, unknown> = {}) =>
+  <E, R>(
+    handler: Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>,
+  ): Effect.Effect<HttpServerResponse.HttpServerResponse, E, R> =>
+    Effect.flatMap(
+      Effect.makeSpan(name, {
+        kind: "server",
+        parent: Option.getOrUndefined(HttpTraceContext.fromHeaders(request.headers)),
+        attributes: {
+          "http.request.method": request.method,
+          "url.path": new URL(request.url, "http://server").pathname,
+          ...attributes,
+        },
+      }),
+      (span) =>
+        handler.pipe(
+          Effect.withParentSpan(span),
+          Effect.onExit((exit) =>
+            Effect.flatMap(Clock.currentTimeNanos, (now) => Effect.sync(() => endServerSpan(span, request, exit, now))),
+          ),
+        ),
+    )
+
+const endServerSpan = (
+  span: Tracer.Span,
+  request: HttpServerRequest.HttpServerRequest,
+  exit: Exit.Exit<HttpServerResponse.HttpServerResponse, unknown>,
+  endTime: bigint,
+) => {
+  const [response, cause] = Exit.isSuccess(exit)
+    ? [exit.value, Option.none()]
+    : HttpServerError.causeResponseStripped(exit.cause)
+  const status = statusSent(request, response.status)
+  span.attribute("http.response.status_code", status)
+  if (Option.isSome(cause)) return span.end(endTime, Exit.failCause(cause.value))
+  if (status >= 500) {
+    span.attribute("error.type", String(status))
+    return span.end(
+      endTime,
+      Exit.fail(
+        new HttpServerError.HttpServerError({ reason: new HttpServerError.ResponseError({ request, response }) }),
+      ),
+    )
+  }
+  span.end(endTime, Exit.succeed(response))
+}
+
+/**
+ * Per route: names the request's route for `measure`, and runs the handler in a server span
+ * `<METHOD> <route>` (`POST /invoke`), a child of the caller's span when it sent one.
+ */
+const traceRoute = HttpRouter.middleware((httpApp) =>
+  Effect.withFiber((fiber) => {
+    const request = Context.getUnsafe(fiber.context, HttpServerRequest.HttpServerRequest)
+    const { route } = Context.getUnsafe(fiber.context, HttpRouter.RouteContext)
+    const observed = Context.getOption(fiber.context, RequestRoute)
+    if (Option.isSome(observed)) observed.value.route = route.path
+    if (route.path === RPC_PATH) {
+      // Effect RPC over HTTP leaves the trace to HTTP: its server span continues the caller's.
+      const parent = HttpTraceContext.fromHeaders(request.headers)
+      return Option.isSome(parent) ? Effect.withParentSpan(httpApp, parent.value) : httpApp
+    }
+    if (UNTRACED.has(route.path) || route.path.endsWith("*")) return httpApp
+    return withServerSpan(`${request.method} ${route.path}`, request, { "http.route": route.path })(httpApp)
+  }),
+).layer
+
+/** Every route layer given here gets its span and its route name. */
+export const traceRoutes = <A, E, R>(routes: Layer.Layer<A, E, R>) => Layer.provide(routes, traceRoute)
+
+/** Effect's own server span is named after the method alone: ours replace it. */
+export const disableDefaultSpans = Layer.succeed(HttpMiddleware.TracerDisabledWhen)(() => true)

@@ -1,0 +1,70 @@
+import { Clock, Context, Effect, Layer, Metric, type Scope } from "effect"
+import { HttpRouter, HttpServerResponse } from "effect/http"
+import { PrometheusMetrics } from "effect/observability"
+
+/**
+ * Seconds: OpenTelemetry's advice for HTTP and RPC durations, fine enough below 100 ms for a
+ * p99 alert and wide enough for a 10 s outlier.
+ */
+export const durationBoundaries: ReadonlyArray<number> = [
+  0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10,
+]
+
+/** Seconds since `start` (the clock's nanoseconds), for a duration histogram. */
+export const secondsSince = (start: bigint) => Effect.map(Clock.currentTimeNanos, (now) => Number(now - start) / 1e9)
+
+/**
+ * What must be brought up to date before each scrape: a gauge that depends on time (a circuit
+ * breaker whose open timeout has passed, a token bucket that refilled) is read then, rather
+ * than by a timer in the background.
+ */
+export class ScrapeHooks extends Context.Service<
+  ScrapeHooks,
+  {
+    /** Runs `refresh` before every scrape while the calling scope is open. */
+    readonly add: (refresh: Effect.Effect<void>) => Effect.Effect<void, never, Scope.Scope>
+    readonly run: Effect.Effect<void>
+  }
+>()("platform/ScrapeHooks") {}
+
+/** Registers a refresh to run before every scrape, for as long as the scope is open. */
+export const onScrape = (refresh: Effect.Effect<void>) => Effect.flatMap(ScrapeHooks, (hooks) => hooks.add(refresh))
+
+/**
+ * A service's own metrics: a registry of its own (so services built in one test process never
+ * mix their series) and its scrape hooks. Provided under the whole service, like its config.
+ */
+export const layer: Layer.Layer<ScrapeHooks> = Layer.mergeAll(
+  Layer.sync(Metric.MetricRegistry, () => new Map()),
+  Layer.sync(ScrapeHooks, () => {
+    const hooks = new Set<Effect.Effect<void>>()
+    return ScrapeHooks.of({
+      add: (refresh) =>
+        Effect.acquireRelease(
+          Effect.sync(() => {
+            // A distinct object per registration, so the same effect may be added twice.
+            const entry = Effect.suspend(() => refresh)
+            hooks.add(entry)
+            return entry
+          }),
+          (entry) => Effect.sync(() => hooks.delete(entry)),
+        ).pipe(Effect.asVoid),
+      run: Effect.suspend(() => Effect.forEach(hooks, (refresh) => refresh, { discard: true })),
+    })
+  }),
+)
+
+/** The Prometheus text format's content type (version 0.0.4, what every Prometheus reads). */
+export const CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+/** `GET /metrics`: every metric of the service in Prometheus' text format. */
+export const routes = HttpRouter.add(
+  "GET",
+  "/metrics",
+  Effect.gen(function* () {
+    const hooks = yield* Effect.serviceOption(ScrapeHooks)
+    if (hooks._tag === "Some") yield* hooks.value.run
+    const body = yield* PrometheusMetrics.format()
+    return HttpServerResponse.text(body, { contentType: CONTENT_TYPE })
+  }),
+)

@@ -1,0 +1,55 @@
+import { Clock, Effect, Exit, Metric } from "effect"
+import { durationBoundaries } from "./Metrics.ts"
+
+/**
+ * RPCs as Prometheus sees them, whatever carried them (Connect, gRPC, gRPC-Web, Effect RPC):
+ * counted and timed by service, method and outcome. The outcome is the Connect code name
+ * (`ok`, `invalid_argument`, `unavailable`...), the one vocabulary every client of ours reads;
+ * a gRPC error still answers HTTP 200, so the HTTP metrics alone would not see it.
+ */
+
+export const requests = Metric.counter("rpc_server_requests_total", {
+  description: "RPCs served, by system, service, method and code",
+  incremental: true,
+})
+
+export const duration = Metric.histogram("rpc_server_duration_seconds", {
+  description: "Time to answer an RPC, by system, service, method and code",
+  boundaries: durationBoundaries,
+})
+
+export interface Method {
+  /** `connect_rpc` or `effect_rpc`. */
+  readonly system: string
+  readonly service: string
+  readonly method: string
+}
+
+/** Counts one finished RPC. */
+export const record = (method: Method, code: string, seconds: number) =>
+  Effect.andThen(
+    Metric.update(Metric.withAttributes(requests, { ...method, code }), 1),
+    Metric.update(Metric.withAttributes(duration, { ...method, code }), seconds),
+  )
+
+/**
+ * Counts and times `effect` as one RPC; `codeOf` names a failure's code. An interruption (the
+ * client went away or its deadline passed) is `canceled`; a defect is `internal`.
+ */
+export const observe =
+  <E>(method: Method, codeOf: (error: E) => string) =>
+  <A, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+    Effect.flatMap(Clock.currentTimeNanos, (start) =>
+      effect.pipe(
+        Effect.onExit((exit) =>
+          Effect.flatMap(Clock.currentTimeNanos, (end) => {
+            const seconds = Number(end - start) / 1e9
+            if (Exit.isSuccess(exit)) return record(method, "ok", seconds)
+            const failure = exit.cause.reasons.find((reason) => reason._tag === "Fail")
+            if (failure !== undefined) return record(method, codeOf(failure.error), seconds)
+            const interrupted = exit.cause.reasons.every((reason) => reason._tag === "Interrupt")
+            return record(method, interrupted ? "canceled" : "internal", seconds)
+          }),
+        ),
+      ),
+    )
