@@ -1,4 +1,5 @@
-import { Cause, Clock, Duration, Effect, Exit, PubSub, Schema, Stream, SynchronizedRef } from "effect"
+import { Cause, Clock, Duration, Effect, Exit, Metric, PubSub, Schema, Stream, SynchronizedRef } from "effect"
+import * as SpanEvent from "../SpanEvent.ts"
 
 /**
  * A circuit breaker with the semantics of sony/gobreaker (v2), for any Effect.
@@ -15,9 +16,39 @@ import { Cause, Clock, Duration, Effect, Exit, PubSub, Schema, Stream, Synchroni
  * Time is Effect's `Clock` (so `TestClock` drives it) and transitions are computed when the
  * breaker is used: no timer runs in the background. The state is held in a `SynchronizedRef`,
  * so concurrent calls see the transitions in one order, as gobreaker's mutex gives.
+ *
+ * Observable: `circuit_breaker_state` (0 closed, 1 half-open, 2 open), every transition in
+ * `circuit_breaker_transitions_total` and every rejection in `circuit_breaker_rejections_total`,
+ * labelled with the breaker's name; a rejection is also an event on the caller's span. Since
+ * time alone moves an open breaker to half-open, read `state` before publishing the gauge.
  */
 
 export type State = "closed" | "half-open" | "open"
+
+/** The gauge's encoding of a state: how bad it is. */
+export const stateValue: Record<State, number> = { closed: 0, "half-open": 1, open: 2 }
+
+/** Every change of state the machine can make. */
+const possibleTransitions: ReadonlyArray<readonly [State, State]> = [
+  ["closed", "open"],
+  ["open", "half-open"],
+  ["half-open", "open"],
+  ["half-open", "closed"],
+]
+
+export const stateGauge = Metric.gauge("circuit_breaker_state", {
+  description: "The circuit breaker's state: 0 closed, 1 half-open, 2 open",
+})
+
+export const transitions = Metric.counter("circuit_breaker_transitions_total", {
+  description: "Changes of a circuit breaker's state, by breaker, from and to",
+  incremental: true,
+})
+
+export const rejections = Metric.counter("circuit_breaker_rejections_total", {
+  description: "Calls a circuit breaker failed at once, by breaker and reason (open, too many requests)",
+  incremental: true,
+})
 
 export interface Counts {
   readonly requests: number
@@ -225,6 +256,18 @@ export const make = <E = never>(options: Options<E>): Effect.Effect<CircuitBreak
       toNewGeneration(settings, { state: "closed", generation: 0, counts: zeroCounts, expiry: undefined }, start),
     )
     const changes = yield* PubSub.unbounded<StateChange>()
+    const gauge = Metric.withAttributes(stateGauge, { breaker: settings.name })
+    const rejected = {
+      open: Metric.withAttributes(rejections, { breaker: settings.name, reason: "open" }),
+      "too-many-requests": Metric.withAttributes(rejections, { breaker: settings.name, reason: "too-many-requests" }),
+    }
+    yield* Metric.update(rejected.open, 0)
+    yield* Metric.update(rejected["too-many-requests"], 0)
+    yield* Metric.update(gauge, stateValue.closed)
+    // Exported from the start, at zero: `increase()` cannot see a counter's first increment.
+    for (const [from, to] of possibleTransitions) {
+      yield* Metric.update(Metric.withAttributes(transitions, { breaker: settings.name, from, to }), 0)
+    }
 
     /** One step of the machine at the clock's now, under the ref's lock; changes announced in order. */
     const step = <A>(f: (current: Machine, now: number) => Step<A>) =>
@@ -236,6 +279,11 @@ export const make = <E = never>(options: Options<E>): Effect.Effect<CircuitBreak
             yield* Effect.logInfo(`circuit breaker ${change.name}: ${change.from} -> ${change.to}`).pipe(
               Effect.annotateLogs({ breaker: change.name, from: change.from, to: change.to }),
             )
+            yield* Metric.update(
+              Metric.withAttributes(transitions, { breaker: change.name, from: change.from, to: change.to }),
+              1,
+            )
+            yield* Metric.update(gauge, stateValue[change.to])
             yield* PubSub.publish(changes, change)
           }
           return [result, next] as const
@@ -251,7 +299,8 @@ export const make = <E = never>(options: Options<E>): Effect.Effect<CircuitBreak
         Effect.gen(function* () {
           const admission = yield* admit
           if (admission._tag === "Rejected") {
-            yield* Effect.annotateCurrentSpan("breaker.rejected", admission.reason)
+            yield* SpanEvent.add("breaker.rejected", { "breaker.name": settings.name, reason: admission.reason })
+            yield* Metric.update(rejected[admission.reason], 1)
             return yield* admission.reason === "open"
               ? new BreakerOpen({ name: settings.name })
               : new BreakerTooManyRequests({ name: settings.name })

@@ -1,7 +1,10 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Deferred, Effect, Exit, Fiber, Stream } from "effect"
+import { Deferred, Effect, Exit, Fiber, Metric, Stream } from "effect"
+import { PrometheusMetrics } from "effect/observability"
 import { TestClock } from "effect/testing"
 import * as CircuitBreaker from "../../src/resilience/CircuitBreaker.ts"
+import { SpanRecorder } from "../../src/Telemetry.ts"
+import * as PrometheusText from "../../src/testing/PrometheusText.ts"
 
 /** The contract's gateway breaker: MaxRequests 3, Interval 10 s, Timeout 30 s, 5 consecutive failures. */
 const gatewayLike = CircuitBreaker.make<string>({
@@ -183,5 +186,36 @@ describe("CircuitBreaker (gobreaker semantics)", () => {
       assert.strictEqual(yield* breaker.state, "closed")
       assert.isTrue(Exit.isSuccess(yield* Effect.exit(succeed(breaker))))
     }),
+  )
+  it.effect("publishes its state over time, its transitions and rejections; a rejection marks the span", () =>
+    Effect.gen(function* () {
+      const breaker = yield* gatewayLike
+      const scrape = Effect.map(PrometheusMetrics.format(), PrometheusText.parse)
+      const value = (metrics: PrometheusText.Scrape, name: string, labels: Record<string, string> = {}) =>
+        PrometheusText.sum(metrics, name, { breaker: "test", ...labels })
+      const fresh = yield* scrape
+      assert.strictEqual(value(fresh, "circuit_breaker_state"), 0, "closed, from the start")
+      assert.strictEqual(value(fresh, "circuit_breaker_transitions_total", { from: "closed", to: "open" }), 0)
+      assert.strictEqual(value(fresh, "circuit_breaker_rejections_total", { reason: "open" }), 0)
+
+      yield* trip(breaker)
+      yield* breaker.execute(Effect.void).pipe(Effect.flip, Effect.withSpan("caller"))
+      const open = yield* scrape
+      assert.strictEqual(value(open, "circuit_breaker_state"), 2)
+      assert.strictEqual(value(open, "circuit_breaker_transitions_total", { from: "closed", to: "open" }), 1)
+      assert.strictEqual(value(open, "circuit_breaker_rejections_total", { reason: "open" }), 1)
+      const [span] = yield* Effect.flatMap(SpanRecorder, (recorder) => recorder.spans)
+      assert.deepStrictEqual(span?.events, [
+        { name: "breaker.rejected", attributes: { "breaker.name": "test", reason: "open" } },
+      ])
+
+      // Time alone half-opens it (strictly after the timeout); reading the state, as a scrape
+      // hook does, publishes that.
+      yield* TestClock.adjust("30001 millis")
+      assert.strictEqual(yield* breaker.state, "half-open")
+      const halfOpen = yield* scrape
+      assert.strictEqual(value(halfOpen, "circuit_breaker_state"), 1)
+      assert.strictEqual(value(halfOpen, "circuit_breaker_transitions_total", { from: "open", to: "half-open" }), 1)
+    }).pipe(Effect.provideService(Metric.MetricRegistry, new Map()), Effect.provide(SpanRecorder.layer)),
   )
 })

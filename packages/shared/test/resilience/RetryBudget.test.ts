@@ -1,8 +1,11 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Ref } from "effect"
+import { Effect, Metric, Ref } from "effect"
+import { PrometheusMetrics } from "effect/observability"
 import { TestClock } from "effect/testing"
 import fc from "fast-check"
 import * as RetryBudget from "../../src/resilience/RetryBudget.ts"
+import { SpanRecorder } from "../../src/Telemetry.ts"
+import * as PrometheusText from "../../src/testing/PrometheusText.ts"
 
 describe("RetryBudget", () => {
   it.effect("starts full, gives one token per take, refills continuously, never above capacity", () =>
@@ -95,5 +98,36 @@ describe("RetryBudget", () => {
         { numRuns: 300 },
       ),
     ),
+  )
+  it.effect("counts the retries it grants and refuses, publishes its tokens, and marks both on the span", () =>
+    Effect.gen(function* () {
+      const budget = yield* RetryBudget.make({ name: "lang", capacity: 1, refillPerSecond: 1 })
+      const policy = RetryBudget.retrySchedule(budget, { isRetryable: () => true })
+      const scrape = Effect.map(PrometheusMetrics.format(), PrometheusText.parse)
+      const value = (metrics: PrometheusText.Scrape, name: string) =>
+        PrometheusText.sum(metrics, name, { budget: "lang" })
+      const fresh = yield* scrape
+      assert.deepStrictEqual(
+        ["retry_budget_tokens", "retry_budget_retries_total", "retry_budget_refused_total"].map((name) =>
+          value(fresh, name),
+        ),
+        [1, 0, 0],
+        "exported from the start",
+      )
+      yield* Effect.flip(Effect.retry(Effect.fail("503"), policy)).pipe(Effect.withSpan("granted"))
+      yield* Effect.flip(Effect.retry(Effect.fail("503"), policy)).pipe(Effect.withSpan("refused"))
+      const after = yield* scrape
+      assert.strictEqual(value(after, "retry_budget_retries_total"), 1)
+      assert.strictEqual(value(after, "retry_budget_refused_total"), 1)
+      assert.strictEqual(value(after, "retry_budget_tokens"), 0)
+      const spans = yield* Effect.flatMap(SpanRecorder, (recorder) => recorder.spans)
+      assert.deepStrictEqual(
+        spans.map((span) => [span.name, span.events.map((event) => event.name)]),
+        [
+          ["granted", ["retry"]],
+          ["refused", ["retry.refused"]],
+        ],
+      )
+    }).pipe(Effect.provideService(Metric.MetricRegistry, new Map()), Effect.provide(SpanRecorder.layer)),
   )
 })
