@@ -1,3 +1,4 @@
+import * as Database from "@platform/shared/Database"
 import { Context, Duration, Effect, Layer, Schema } from "effect"
 import { SqlClient, type SqlError, SqlSchema } from "effect/sql"
 
@@ -40,7 +41,7 @@ export class LoginFailuresRepo extends Context.Service<
               count: row?.count ?? 0,
               secondsUntilOldestExpires: Math.max(0, Math.ceil(row?.wait ?? 0)),
             })),
-            Effect.withSpan("LoginFailuresRepo.window"),
+            Database.query("LoginFailuresRepo.window"),
           ),
         // Old failures of this email are dropped as new ones come, so the table stays small.
         record: (email, length) =>
@@ -52,11 +53,11 @@ export class LoginFailuresRepo extends Context.Service<
                 sql`INSERT INTO login_failures ${sql.insert({ email })}`,
               ]),
             )
-            .pipe(Effect.asVoid, Effect.withSpan("LoginFailuresRepo.record")),
+            .pipe(Effect.asVoid, Database.query("LoginFailuresRepo.record")),
         clear: (email) =>
           sql`DELETE FROM login_failures WHERE email = ${email}`.pipe(
             Effect.asVoid,
-            Effect.withSpan("LoginFailuresRepo.clear"),
+            Database.query("LoginFailuresRepo.clear"),
           ),
       })
     }),

@@ -1,3 +1,4 @@
+import * as Database from "@platform/shared/Database"
 import { Context, Effect, Layer, type Option, Schema } from "effect"
 import { SqlClient, type SqlError, SqlSchema } from "effect/sql"
 
@@ -55,18 +56,18 @@ export class RefreshTokensRepo extends Context.Service<
             VALUES (${token.user_id}::uuid, ${token.family_id}::uuid, ${token.token_hash},
                     now() + make_interval(secs => ${ttlSeconds}))`.pipe(
             Effect.asVoid,
-            Effect.withSpan("RefreshTokensRepo.insert"),
+            Database.query("RefreshTokensRepo.insert"),
           ),
-        findByHash: (hash) => findByHash(hash).pipe(Effect.withSpan("RefreshTokensRepo.findByHash")),
+        findByHash: (hash) => findByHash(hash).pipe(Database.query("RefreshTokensRepo.findByHash")),
         markUsed: (id) =>
           markUsed(id).pipe(
             Effect.map((rows) => rows.length === 1),
-            Effect.withSpan("RefreshTokensRepo.markUsed"),
+            Database.query("RefreshTokensRepo.markUsed"),
           ),
         revokeFamily: (familyId) =>
           sql`UPDATE refresh_tokens SET revoked_at = now() WHERE family_id = ${familyId}::uuid AND revoked_at IS NULL`.pipe(
             Effect.asVoid,
-            Effect.withSpan("RefreshTokensRepo.revokeFamily"),
+            Database.query("RefreshTokensRepo.revokeFamily"),
           ),
       })
     }),

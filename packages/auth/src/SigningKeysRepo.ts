@@ -1,3 +1,4 @@
+import * as Database from "@platform/shared/Database"
 import { Context, Effect, Layer, Schema } from "effect"
 import { SqlClient, type SqlError, SqlSchema } from "effect/sql"
 import type { JWK } from "jose"
@@ -40,8 +41,8 @@ export class SigningKeysRepo extends Context.Service<
           Effect.asVoid,
         )
       return SigningKeysRepo.of({
-        all: all.pipe(Effect.withSpan("SigningKeysRepo.all")),
-        add: (key) => add(key).pipe(Effect.withSpan("SigningKeysRepo.add")),
+        all: all.pipe(Database.query("SigningKeysRepo.all")),
+        add: (key) => add(key).pipe(Database.query("SigningKeysRepo.add")),
         ensureOne: (make) =>
           sql
             .withTransaction(
@@ -53,7 +54,7 @@ export class SigningKeysRepo extends Context.Service<
                 return true
               }),
             )
-            .pipe(Effect.withSpan("SigningKeysRepo.ensureOne")),
+            .pipe(Database.query("SigningKeysRepo.ensureOne")),
       })
     }),
   )

@@ -1,3 +1,4 @@
+import * as Database from "@platform/shared/Database"
 import { Context, Effect, Layer, type Option, Schema } from "effect"
 import { SqlClient, type SqlError, SqlSchema } from "effect/sql"
 
@@ -49,9 +50,9 @@ export class UsersRepo extends Context.Service<
         execute: (id) => sql`SELECT id::text, email, password_hash, role FROM users WHERE id = ${id}::uuid`,
       })
       return UsersRepo.of({
-        insert: (user) => insert(user).pipe(Effect.withSpan("UsersRepo.insert")),
-        findByEmail: (email) => findByEmail(email).pipe(Effect.withSpan("UsersRepo.findByEmail")),
-        findById: (id) => findById(id).pipe(Effect.withSpan("UsersRepo.findById")),
+        insert: (user) => insert(user).pipe(Database.query("UsersRepo.insert")),
+        findByEmail: (email) => findByEmail(email).pipe(Database.query("UsersRepo.findByEmail")),
+        findById: (id) => findById(id).pipe(Database.query("UsersRepo.findById")),
       })
     }),
   )

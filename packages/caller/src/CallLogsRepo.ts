@@ -1,3 +1,4 @@
+import * as Database from "@platform/shared/Database"
 import { Array as Arr, Context, Effect, Layer, Schema } from "effect"
 import { SqlClient, type SqlError } from "effect/sql"
 
@@ -24,7 +25,7 @@ export class CallLogsRepo extends Context.Service<
             ? Effect.void
             : sql`INSERT INTO call_logs ${sql.insert(rows)}`.pipe(
                 Effect.asVoid,
-                Effect.withSpan("CallLogsRepo.insertMany", { attributes: { rows: rows.length } }),
+                Database.query("CallLogsRepo.insertMany", { attributes: { rows: rows.length } }),
               ),
       })
     }),

@@ -1,3 +1,4 @@
+import * as Database from "@platform/shared/Database"
 import { Context, Duration, Effect, Layer, type Option, Schema } from "effect"
 import { SqlClient, type SqlError, SqlSchema } from "effect/sql"
 
@@ -51,20 +52,20 @@ export class IdempotencyRepo extends Context.Service<
             yield* sql`DELETE FROM idempotency_keys
                        WHERE key = ${key} AND created_at <= now() - make_interval(secs => ${seconds})`
             return yield* find({ key, seconds })
-          }).pipe(Effect.withSpan("IdempotencyRepo.find")),
+          }).pipe(Database.query("IdempotencyRepo.find")),
         reserve: (key, name) =>
           reserve({ key, name }).pipe(
             Effect.map((rows) => rows.length === 1),
-            Effect.withSpan("IdempotencyRepo.reserve"),
+            Database.query("IdempotencyRepo.reserve"),
           ),
         complete: (key, outcome) =>
           sql`UPDATE idempotency_keys
               SET done = true, success = ${outcome.success}, code = ${outcome.code}, message = ${outcome.message}
-              WHERE key = ${key}`.pipe(Effect.asVoid, Effect.withSpan("IdempotencyRepo.complete")),
+              WHERE key = ${key}`.pipe(Effect.asVoid, Database.query("IdempotencyRepo.complete")),
         release: (key) =>
           sql`DELETE FROM idempotency_keys WHERE key = ${key} AND NOT done`.pipe(
             Effect.asVoid,
-            Effect.withSpan("IdempotencyRepo.release"),
+            Database.query("IdempotencyRepo.release"),
           ),
       })
     }),

@@ -1,3 +1,4 @@
+import * as Database from "@platform/shared/Database"
 import { Context, Effect, Layer, Schema } from "effect"
 import { SqlClient, type SqlError, SqlSchema } from "effect/sql"
 
@@ -21,7 +22,7 @@ export class InvocationsRepo extends Context.Service<
         Request: Invocation,
         execute: (row) => sql`INSERT INTO invocations ${sql.insert(row)}`,
       })
-      return InvocationsRepo.of({ insert: (row) => insert(row).pipe(Effect.withSpan("InvocationsRepo.insert")) })
+      return InvocationsRepo.of({ insert: (row) => insert(row).pipe(Database.query("InvocationsRepo.insert")) })
     }),
   )
 

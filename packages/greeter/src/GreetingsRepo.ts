@@ -1,3 +1,4 @@
+import * as Database from "@platform/shared/Database"
 import { Context, Effect, Layer, Schema } from "effect"
 import { SqlClient, type SqlError, SqlSchema } from "effect/sql"
 
@@ -21,7 +22,7 @@ export class GreetingsRepo extends Context.Service<
         Request: Greeting,
         execute: (row) => sql`INSERT INTO greetings ${sql.insert(row)}`,
       })
-      return GreetingsRepo.of({ insert: (row) => insert(row).pipe(Effect.withSpan("GreetingsRepo.insert")) })
+      return GreetingsRepo.of({ insert: (row) => insert(row).pipe(Database.query("GreetingsRepo.insert")) })
     }),
   )
 

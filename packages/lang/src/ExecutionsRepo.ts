@@ -1,3 +1,4 @@
+import * as Database from "@platform/shared/Database"
 import { Context, Effect, Layer, Schema } from "effect"
 import { SqlClient, type SqlError, SqlSchema } from "effect/sql"
 
@@ -22,7 +23,7 @@ export class ExecutionsRepo extends Context.Service<
         Request: Execution,
         execute: (row) => sql`INSERT INTO executions ${sql.insert(row)}`,
       })
-      return ExecutionsRepo.of({ insert: (row) => insert(row).pipe(Effect.withSpan("ExecutionsRepo.insert")) })
+      return ExecutionsRepo.of({ insert: (row) => insert(row).pipe(Database.query("ExecutionsRepo.insert")) })
     }),
   )
 
