@@ -1,7 +1,7 @@
 import { createHash, randomBytes, randomUUID } from "node:crypto"
 import * as ErrorMessage from "@platform/shared/ErrorMessage"
 import { InvalidRequest } from "@platform/shared/RestApi"
-import { Context, Duration, Effect, Layer, Option } from "effect"
+import { Context, Duration, Effect, Exit, Layer, Metric, Option } from "effect"
 import {
   type Credentials,
   DatabaseNotConfigured,
@@ -44,6 +44,39 @@ const hashToken = (token: string) => new Uint8Array(createHash("sha256").update(
 
 type AccountsError = InvalidRequest | DatabaseNotConfigured | DatabaseUnavailable
 
+export const logins = Metric.counter("auth_logins_total", {
+  description: "Login attempts by outcome: success, invalid_credentials, throttled, invalid_request, unavailable",
+  incremental: true,
+})
+
+const outcomes = ["success", "invalid_credentials", "throttled", "invalid_request", "unavailable"] as const
+
+/** Every outcome's series, at zero, from the start: `increase()` cannot see a first increment. */
+const exportLogins = Effect.forEach(
+  outcomes,
+  (outcome) => Metric.update(Metric.withAttributes(logins, { outcome }), 0),
+  { discard: true },
+)
+
+const loginOutcome = (exit: Exit.Exit<unknown, { readonly _tag: string }>): (typeof outcomes)[number] => {
+  if (Exit.isSuccess(exit)) return "success"
+  const failure = exit.cause.reasons.find((reason) => reason._tag === "Fail")
+  switch (failure?.error._tag) {
+    case "InvalidCredentials":
+      return "invalid_credentials"
+    case "TooManyAttempts":
+      return "throttled"
+    case "InvalidRequest":
+      return "invalid_request"
+    default:
+      return "unavailable"
+  }
+}
+
+/** Counts a login by its outcome, the signal of a credential-stuffing attack or a broken client. */
+const countLogin = <A, E extends { readonly _tag: string }, R>(login: Effect.Effect<A, E, R>) =>
+  Effect.onExit(login, (exit) => Metric.update(Metric.withAttributes(logins, { outcome: loginOutcome(exit) }), 1))
+
 /**
  * Accounts and sessions: registration, login with brute-force throttling, refresh-token
  * rotation with reuse detection, logout. Access tokens come from `Tokens`.
@@ -71,6 +104,7 @@ export class Accounts extends Context.Service<
       const passwords = yield* Passwords
       const tokens = yield* Tokens
       const refreshTtlSeconds = Duration.toSeconds(config.refreshTtl)
+      yield* exportLogins
 
       /** A database failure is the service's problem, not the client's: 503, and a log line. */
       const unavailable = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
@@ -119,7 +153,7 @@ export class Accounts extends Context.Service<
         return { id, email: inserted.value.email, role }
       })
 
-      const login = Effect.fn("Accounts.login")(function* (credentials: Credentials) {
+      const attemptLogin = Effect.fnUntraced(function* (credentials: Credentials) {
         if (!given(credentials.email) || !given(credentials.password)) return yield* required()
         const password = credentials.password
         if (passwordBytes(password) > MAX_PASSWORD_BYTES) {
@@ -144,6 +178,10 @@ export class Accounts extends Context.Service<
         }
         if (window.count > 0) yield* unavailable(failures.clear(email))
         return yield* openSession(user.value, randomUUID())
+      })
+
+      const login = Effect.fn("Accounts.login")(function* (credentials: Credentials) {
+        return yield* countLogin(attemptLogin(credentials))
       })
 
       const refresh = Effect.fn("Accounts.refresh")(function* (presented: string | null | undefined) {
@@ -177,10 +215,13 @@ export class Accounts extends Context.Service<
   )
 
   /** Without a database there are no accounts: the original would hand anyone a token here. */
-  static readonly disabled = Layer.succeed(Accounts, {
-    register: () => Effect.fail(new DatabaseNotConfigured()),
-    login: () => Effect.fail(new DatabaseNotConfigured()),
-    refresh: () => Effect.fail(new DatabaseNotConfigured()),
-    logout: () => Effect.fail(new DatabaseNotConfigured()),
-  })
+  static readonly disabled = Layer.effect(
+    Accounts,
+    Effect.as(exportLogins, {
+      register: () => Effect.fail(new DatabaseNotConfigured()),
+      login: () => countLogin(Effect.fail(new DatabaseNotConfigured())),
+      refresh: () => Effect.fail(new DatabaseNotConfigured()),
+      logout: () => Effect.fail(new DatabaseNotConfigured()),
+    }),
+  )
 }
