@@ -57,6 +57,9 @@ export const CallResult = Schema.Struct({
 })
 export type CallResult = typeof CallResult.Type
 
+/** How the RPC group is named in spans and metrics (`caller.Caller.CallExternal`). */
+export const RPC_SERVICE = "caller.Caller"
+
 export class CallerRpcs extends RpcGroup.make(
   Rpc.make("CallExternal", {
     payload: { url: Schema.String },

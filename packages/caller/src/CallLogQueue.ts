@@ -1,5 +1,6 @@
 import * as ErrorMessage from "@platform/shared/ErrorMessage"
-import { Cause, Context, Duration, Effect, Fiber, Layer, Option, Queue, Schedule } from "effect"
+import * as Metrics from "@platform/shared/Metrics"
+import { Cause, Context, Duration, Effect, Fiber, Layer, Metric, Option, Queue, Schedule } from "effect"
 import { CallerConfig } from "./CallerConfig.ts"
 import { type CallLog, CallLogsRepo } from "./CallLogsRepo.ts"
 
@@ -8,6 +9,20 @@ const DRAIN_TIMEOUT = Duration.seconds(10)
 
 /** Retries while the database is down: quickly at first, then every few seconds. */
 const retryWhileDown = Schedule.min([Schedule.exponential("100 millis"), Schedule.spaced("5 seconds")])
+
+export const queueDepth = Metric.gauge("caller_call_log_queue_depth", {
+  description: "Call logs waiting in the queue for the database",
+})
+
+export const rowsWritten = Metric.counter("caller_call_logs_written_total", {
+  description: "Call logs written to the database",
+  incremental: true,
+})
+
+export const writeFailures = Metric.counter("caller_call_log_write_failures_total", {
+  description: "Failed attempts to write call logs (the rows are kept and retried)",
+  incremental: true,
+})
 
 /**
  * Call logs off the request path, and none lost. A request offers its row and answers at once;
@@ -32,13 +47,25 @@ export class CallLogQueue extends Context.Service<
       const repo = yield* CallLogsRepo
       const queue = yield* Queue.bounded<CallLog, Cause.Done>(config.logQueueCapacity)
 
-      const store = (rows: ReadonlyArray<CallLog>) =>
+      /** One INSERT of `rows`, counted either way. */
+      const insert = (rows: ReadonlyArray<CallLog>) =>
         repo.insertMany(rows).pipe(
+          Effect.tap(() => Metric.update(rowsWritten, rows.length)),
+          Effect.tapError(() => Metric.update(writeFailures, 1)),
+        )
+
+      const store = (rows: ReadonlyArray<CallLog>) =>
+        insert(rows).pipe(
           Effect.tapError((error) =>
             Effect.logWarning(`${rows.length} call log(s) wait for the database: ${ErrorMessage.describe(error)}`),
           ),
           Effect.retry(retryWhileDown),
         )
+
+      yield* Metrics.onScrape(Effect.flatMap(Queue.size(queue), (size) => Metric.update(queueDepth, size)))
+      // Exported from the start, at zero: `increase()` cannot see a counter's first increment.
+      yield* Metric.update(rowsWritten, 0)
+      yield* Metric.update(writeFailures, 0)
 
       // The batch the worker holds: out of the queue, not yet in the database.
       let inFlight: ReadonlyArray<CallLog> = []
@@ -74,7 +101,7 @@ export class CallLogQueue extends Context.Service<
           Queue.offerUnsafe(queue, row)
             ? Effect.void
             : // Full (or closing): this request pays for its own row instead of losing it.
-              repo.insertMany([row]).pipe(
+              insert([row]).pipe(
                 Effect.catch((error) =>
                   Effect.logError(`a call log could not be stored: ${ErrorMessage.describe(error)}`, {
                     call_log: row,

@@ -1,16 +1,35 @@
+import { codeToString } from "@connectrpc/connect/protocol-connect"
+import { RPC_PATH } from "@platform/shared/HttpTelemetry"
+import * as RpcMetrics from "@platform/shared/RpcMetrics"
 import { Effect, Layer } from "effect"
 import { RpcSerialization, RpcServer } from "effect/rpc"
-import { CallerRpcs } from "./Api.ts"
+import { CallerRpcs, codeOf, RPC_SERVICE } from "./Api.ts"
 import { Caller } from "./Caller.ts"
 
 const handlers = CallerRpcs.toLayer(
   Effect.gen(function* () {
     const caller = yield* Caller
-    return { CallExternal: ({ url }) => caller.callExternal(url) }
+    return {
+      CallExternal: ({ url }) =>
+        caller
+          .callExternal(url)
+          .pipe(
+            RpcMetrics.observe({ system: "effect_rpc", service: RPC_SERVICE, method: "CallExternal" }, (error) =>
+              codeToString(codeOf(error)),
+            ),
+          ),
+    }
   }),
 )
 
-/** The Effect RPC group on `/rpc` (HTTP, JSON): what greeter calls. */
-export const CallerRpc = RpcServer.layerHttp({ group: CallerRpcs, path: "/rpc", protocol: "http" }).pipe(
-  Layer.provide([handlers, RpcSerialization.layerJson]),
-)
+/**
+ * The Effect RPC group on `/rpc` (HTTP, JSON): what greeter calls. Each call is a server span
+ * `caller.Caller.CallExternal`, a child of greeter's client span (Effect RPC carries the trace
+ * in its messages, whatever the transport).
+ */
+export const CallerRpc = RpcServer.layerHttp({
+  group: CallerRpcs,
+  path: RPC_PATH,
+  protocol: "http",
+  spanPrefix: RPC_SERVICE,
+}).pipe(Layer.provide([handlers, RpcSerialization.layerJson]))

@@ -1,4 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
+import * as Metrics from "@platform/shared/Metrics"
 import { ConfigProvider, Deferred, Effect, Exit, Fiber, Layer, Ref, Scope } from "effect"
 import { SqlError } from "effect/sql"
 import { TestClock } from "effect/testing"
@@ -36,6 +37,7 @@ const queueLayer = (repo: CallLogsRepo["Service"], env: Record<string, string> =
     Layer.provide(Layer.succeed(CallLogsRepo, repo)),
     Layer.provide(CallerConfig.layer),
     Layer.provide(ConfigProvider.layer(ConfigProvider.fromEnv({ env }))),
+    Layer.provide(Metrics.layer),
   )
 
 describe("CallLogQueue", () => {
