@@ -1,10 +1,12 @@
 import { Code, ConnectError, createClient } from "@connectrpc/connect"
 import { createConnectTransport } from "@connectrpc/connect-node"
 import { NodeHttpClient } from "@effect/platform-node"
-import { CallerRpcs, type CallResult, codeOf } from "@platform/caller/Api"
+import { CallerRpcs, type CallResult, codeOf, RPC_SERVICE } from "@platform/caller/Api"
 import { CallerService } from "@platform/proto-compat/caller/v1"
 import * as ErrorMessage from "@platform/shared/ErrorMessage"
-import { Context, Effect, Layer, Option, Schema } from "effect"
+import { RPC_PATH } from "@platform/shared/HttpTelemetry"
+import { Context, Effect, Layer, Schema } from "effect"
+import { HttpTraceContext } from "effect/http"
 import { RpcClient, RpcSerialization } from "effect/rpc"
 import { GreeterConfig } from "./GreeterConfig.ts"
 
@@ -29,7 +31,7 @@ export class CallerClient extends Context.Service<
   static readonly rpc = Layer.effect(
     CallerClient,
     Effect.gen(function* () {
-      const client = yield* RpcClient.make(CallerRpcs)
+      const client = yield* RpcClient.make(CallerRpcs, { spanPrefix: RPC_SERVICE })
       return CallerClient.of({
         callExternal: (url) =>
           client
@@ -48,7 +50,9 @@ export class CallerClient extends Context.Service<
   ).pipe(
     Layer.provide(
       Layer.unwrap(
-        Effect.map(GreeterConfig, (config) => RpcClient.layerProtocolHttp({ url: `${config.callerBaseUrl}/rpc` })),
+        Effect.map(GreeterConfig, (config) =>
+          RpcClient.layerProtocolHttp({ url: `${config.callerBaseUrl}${RPC_PATH}` }),
+        ),
       ),
     ),
     Layer.provide([NodeHttpClient.layerUndici, RpcSerialization.layerJson]),
@@ -64,22 +68,27 @@ export class CallerClient extends Context.Service<
       )
       return CallerClient.of({
         callExternal: (url) =>
-          Effect.gen(function* () {
-            // Connect has no Effect tracing: carry the trace across by hand.
-            const span = yield* Effect.option(Effect.currentSpan)
-            const headers = Option.match(span, {
-              onNone: (): Record<string, string> => ({}),
-              onSome: (current) => ({ traceparent: `00-${current.traceId}-${current.spanId}-01` }),
-            })
-            const response = yield* Effect.tryPromise({
-              try: (signal) => client.callExternal({ url }, { signal, headers }),
-              catch: (error) => {
-                const connectError = ConnectError.from(error)
-                return new CallerFailed({ code: connectError.code, message: connectError.rawMessage })
+          // Connect has no Effect tracing: a client span of our own, carried in `traceparent`.
+          Effect.useSpan(
+            `${CallerService.typeName}/CallExternal`,
+            {
+              kind: "client",
+              attributes: {
+                "rpc.system": "connect_rpc",
+                "rpc.service": CallerService.typeName,
+                "rpc.method": "CallExternal",
               },
-            })
-            return { statusCode: response.statusCode, bodyLength: response.bodyLength }
-          }),
+            },
+            (span) =>
+              Effect.tryPromise({
+                try: (signal) =>
+                  client.callExternal({ url }, { signal, headers: { ...HttpTraceContext.toHeaders(span) } }),
+                catch: (error) => {
+                  const connectError = ConnectError.from(error)
+                  return new CallerFailed({ code: connectError.code, message: connectError.rawMessage })
+                },
+              }).pipe(Effect.map((response) => ({ statusCode: response.statusCode, bodyLength: response.bodyLength }))),
+          ),
       })
     }),
   )

@@ -1,9 +1,14 @@
+import { Code, ConnectError, createClient } from "@connectrpc/connect"
+import { createGrpcTransport } from "@connectrpc/connect-node"
 import { assert, describe, layer } from "@effect/vitest"
 import * as CallerApp from "@platform/caller/App"
+import { GreeterService } from "@platform/proto-compat/greeter/v1"
 import * as Logging from "@platform/shared/Logging"
 import * as Server from "@platform/shared/Server"
+import { SpanRecorder } from "@platform/shared/Telemetry"
 import * as Testing from "@platform/shared/Testing"
 import * as ExternalStub from "@platform/shared/testing/ExternalStub"
+import * as PrometheusText from "@platform/shared/testing/PrometheusText"
 import { Context, Effect, Layer } from "effect"
 import { SqlClient } from "effect/sql"
 import * as App from "../src/App.ts"
@@ -36,7 +41,7 @@ const WorldLive = Layer.unwrap(
 )
 
 /** A greeter instance for the enclosing scope, configured by `env` on top of the shared world. */
-const greeter = (env: Record<string, string>) =>
+const serveGreeter = (env: Record<string, string>) =>
   Effect.gen(function* () {
     const world = yield* World
     const context = yield* Layer.build(
@@ -53,8 +58,14 @@ const greeter = (env: Record<string, string>) =>
         ),
       ),
     )
-    const base = yield* Testing.baseUrl.pipe(Effect.provide(context))
-    return (name: string | undefined) =>
+    return yield* Testing.baseUrl.pipe(Effect.provide(context))
+  })
+
+/** Greet over Connect JSON, as a browser sends it, on a greeter configured by `env`. */
+const greeter = (env: Record<string, string>) =>
+  Effect.map(
+    serveGreeter(env),
+    (base) => (name: string | undefined) =>
       Effect.promise(async () => {
         const response = await fetch(`${base}/greeter.v1.GreeterService/Greet`, {
           method: "POST",
@@ -62,8 +73,11 @@ const greeter = (env: Record<string, string>) =>
           body: JSON.stringify(name === undefined ? {} : { name }),
         })
         return { status: response.status, body: (await response.json()) as Record<string, unknown> }
-      })
-  })
+      }),
+  )
+
+const scrape = (base: string) =>
+  Effect.promise(async () => PrometheusText.parse(await (await fetch(`${base}/metrics`)).text()))
 
 const greetingsFor = (name: string) =>
   Effect.flatMap(
@@ -137,6 +151,36 @@ layer(WorldLive, { excludeTestServices: true, timeout: "60 seconds" })("greeter 
       )
     })
   }
+
+  it.effect("over gRPC a failure is HTTP 200: /metrics counts it by its code, its span continues the client's", () =>
+    Effect.gen(function* () {
+      const base = yield* serveGreeter({ EXTERNAL_API_URL: "not a url" })
+      const client = createClient(GreeterService, createGrpcTransport({ baseUrl: base }))
+      const before = yield* scrape(base)
+      const traceId = "4bf92f3577b34da6a3ce929d0e0e4736"
+      const error = yield* Effect.promise(() =>
+        client
+          .greet({ name: "x" }, { headers: { traceparent: `00-${traceId}-00f067aa0ba902b7-01` } })
+          .then(() => undefined, ConnectError.from),
+      )
+      assert.strictEqual(error?.code, Code.InvalidArgument)
+      const after = yield* scrape(base)
+      const delta = (name: string, labels: Record<string, string>) =>
+        PrometheusText.sum(after, name, labels) - PrometheusText.sum(before, name, labels)
+      const greet = { system: "connect_rpc", service: "greeter.v1.GreeterService", method: "Greet" }
+      assert.strictEqual(delta("rpc_server_requests_total", { ...greet, code: "invalid_argument" }), 1)
+      assert.strictEqual(delta("rpc_server_requests_total", greet), 1)
+      assert.strictEqual(
+        delta("http_server_requests_total", { route: "/greeter.v1.GreeterService/Greet", status: "200" }),
+        1,
+        "gRPC answers HTTP 200 and puts the code in its trailers",
+      )
+      const spans = yield* Effect.flatMap(SpanRecorder, (recorder) => recorder.spans)
+      const server = spans.find((span) => span.name === "greeter.v1.GreeterService/Greet" && span.traceId === traceId)
+      assert.strictEqual(server?.parentSpanId, "00f067aa0ba902b7")
+      assert.strictEqual(server?.attributes.get("rpc.connect_rpc.error_code"), "invalid_argument")
+    }).pipe(Effect.provide(SpanRecorder.layer)),
+  )
 
   it.effect("a name longer than the column holds is invalid_argument, not a lost greeting", () =>
     Effect.gen(function* () {
