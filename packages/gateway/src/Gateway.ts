@@ -69,9 +69,20 @@ export class Gateway extends Context.Service<
             ),
           )
 
-      /** One InvokeCustom, recorded whatever its outcome. */
-      const call = (name: string) =>
-        breaker.execute(attempt(name)).pipe(
+      /**
+       * One InvokeCustom, recorded whatever its outcome. Each attempt is a span of its own (a
+       * breaker rejection is an event on it); a retry the budget grants or refuses is an event
+       * on the call's span, between them.
+       */
+      const call = (name: string) => {
+        let attempts = 0
+        const attemptThroughBreaker = Effect.suspend(() => {
+          attempts += 1
+          return breaker
+            .execute(attempt(name))
+            .pipe(Effect.withSpan("Gateway.attempt", { attributes: { "gateway.attempt": attempts } }))
+        })
+        return attemptThroughBreaker.pipe(
           Effect.retry(policy),
           Effect.tapError((failure) =>
             Effect.annotateCurrentSpan({ "gateway.failure": failure._tag }).pipe(
@@ -81,6 +92,7 @@ export class Gateway extends Context.Service<
           Effect.tap((message) => record(name, message, true)),
           Effect.onInterrupt(() => record(name, "the call was cancelled or its deadline passed", false)),
         )
+      }
 
       const replay = (stored: StoredOutcome): Effect.Effect<string, ReplayedFailure> =>
         stored.success === true

@@ -1,3 +1,4 @@
+import * as Metrics from "@platform/shared/Metrics"
 import * as CircuitBreaker from "@platform/shared/resilience/CircuitBreaker"
 import * as RetryBudget from "@platform/shared/resilience/RetryBudget"
 import { Context, Duration, Effect, Layer } from "effect"
@@ -29,6 +30,7 @@ export class Resilience extends Context.Service<
         readyToTrip: (counts) => counts.consecutiveFailures >= trips,
       })
       const budget = yield* RetryBudget.make({
+        name: "custom-lang-service",
         capacity: config.budgetCapacity,
         refillPerSecond: config.budgetRefillPerSecond,
       })
@@ -46,6 +48,8 @@ export class Resilience extends Context.Service<
           budget: { tokens: yield* budget.tokens, capacity: budget.capacity, refillPerSecond: budget.refillPerSecond },
         }
       })
+      // Time alone opens, half-opens and refills: bring the gauges up to date for each scrape.
+      yield* Metrics.onScrape(Effect.asVoid(Effect.all([breaker.state, budget.tokens])))
       return Resilience.of({ breaker, budget, snapshot })
     }),
   )
