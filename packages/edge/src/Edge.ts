@@ -1,5 +1,6 @@
 import type * as http from "node:http"
-import { Clock, Context, Duration, Effect, Layer, Option } from "effect"
+import { Clock, Context, Duration, Effect, Layer, Option, type Tracer } from "effect"
+import { HttpTraceContext } from "effect/http"
 import { Client, type Dispatcher, Pool } from "undici"
 import * as Cors from "./Cors.ts"
 import { EdgeConfig } from "./EdgeConfig.ts"
@@ -96,6 +97,24 @@ export class Edge extends Context.Service<
         Effect.promise(() => Promise.all([...dispatchers.values()].map(({ dispatcher }) => dispatcher.close()))),
       )
       const auth = dispatchers.get("auth")?.dispatcher as Dispatcher
+      const authOrigin = config.upstreams.auth
+
+      /** A client span around one request to an upstream; its `traceparent` goes with it. */
+      const clientSpan = <A, E>(
+        method: string,
+        origin: string,
+        path: string,
+        f: (span: Tracer.Span) => Effect.Effect<A, E>,
+        attributes: Record<string, unknown> = {},
+      ) =>
+        Effect.useSpan(
+          method,
+          {
+            kind: "client",
+            attributes: { "http.request.method": method, "url.full": new URL(path, origin).href, ...attributes },
+          },
+          f,
+        )
 
       /** Traefik's forward-auth: auth's `GET /verify` decides; its X-User-* headers go upstream. */
       const forwardAuth = (exchange: Exchange, next: Effect.Effect<void>) =>
@@ -106,17 +125,26 @@ export class Edge extends Context.Service<
           delete headers["content-type"]
           headers["x-forwarded-method"] = request.method ?? "GET"
           headers["x-forwarded-uri"] = request.url ?? "/"
-          const answer = yield* Effect.tryPromise({
-            try: async (signal) => {
-              const result = await auth.request({ path: settings.auth.verifyPath, method: "GET", headers, signal })
-              return {
-                status: result.statusCode,
-                headers: result.headers,
-                body: Buffer.from(await result.body.arrayBuffer()),
-              }
-            },
-            catch: (error) => error as Error,
-          }).pipe(Effect.option)
+          const answer = yield* clientSpan("GET", authOrigin, settings.auth.verifyPath, (span) =>
+            Effect.tryPromise({
+              try: async (signal) => {
+                const traced = { ...headers, ...HttpTraceContext.toHeaders(span) }
+                const result = await auth.request({
+                  path: settings.auth.verifyPath,
+                  method: "GET",
+                  headers: traced,
+                  signal,
+                })
+                span.attribute("http.response.status_code", result.statusCode)
+                return {
+                  status: result.statusCode,
+                  headers: result.headers,
+                  body: Buffer.from(await result.body.arrayBuffer()),
+                }
+              },
+              catch: (error) => error as Error,
+            }),
+          ).pipe(Effect.option)
           if (Option.isNone(answer)) {
             return write(exchange, 502, { "content-type": "text/plain" }, "Bad Gateway")
           }
@@ -179,21 +207,33 @@ export class Edge extends Context.Service<
             exchange.retry && hasBody
               ? yield* Effect.orElseSucceed(readBody(exchange.request), () => undefined)
               : undefined
-          const span = yield* Effect.option(Effect.currentSpan)
-          if (Option.isSome(span)) {
-            exchange.upstreamHeaders.traceparent = `00-${span.value.traceId}-${span.value.spanId}-01`
-          }
           for (let attempt = 1; attempt <= attempts; attempt++) {
-            const outcome = yield* Effect.promise(() =>
-              forward({
-                dispatcher: target.dispatcher,
-                method,
-                path: exchange.path,
-                headers: exchange.upstreamHeaders,
-                body: exchange.retry ? body : hasBody ? (exchange.request as http.IncomingMessage) : undefined,
-                response: exchange.response,
-                extraResponseHeaders: exchange.responseHeaders,
-              }),
+            // Each attempt is a client span of its own; the upstream continues from it.
+            const outcome = yield* clientSpan(
+              method,
+              target.origin,
+              exchange.path,
+              (span) =>
+                Effect.promise(() =>
+                  forward({
+                    dispatcher: target.dispatcher,
+                    method,
+                    path: exchange.path,
+                    headers: { ...exchange.upstreamHeaders, ...HttpTraceContext.toHeaders(span) },
+                    body: exchange.retry ? body : hasBody ? (exchange.request as http.IncomingMessage) : undefined,
+                    response: exchange.response,
+                    extraResponseHeaders: exchange.responseHeaders,
+                  }),
+                ).pipe(
+                  Effect.tap((outcome) =>
+                    Effect.sync(() => {
+                      if (outcome._tag === "Answered") {
+                        span.attribute("http.response.status_code", exchange.response.statusCode)
+                      } else span.attribute("error.type", outcome.error.name)
+                    }),
+                  ),
+                ),
+              attempt > 1 ? { "http.request.resend_count": attempt - 1 } : {},
             )
             if (outcome._tag === "Answered") return
             if (attempt === attempts) {

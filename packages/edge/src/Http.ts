@@ -1,9 +1,11 @@
 import { NodeHttpServerRequest } from "@effect/platform-node"
+import * as HttpTelemetry from "@platform/shared/HttpTelemetry"
 import { Effect, Layer, Option } from "effect"
 import { HttpRouter, HttpServerRequest, HttpServerResponse, HttpStaticServer } from "effect/http"
 import { Edge } from "./Edge.ts"
 import { EdgeConfig } from "./EdgeConfig.ts"
 import type { NodeRequest, NodeResponse } from "./Proxy.ts"
+import type { Upstream } from "./Routes.ts"
 
 /** What `/` shows when no web console is configured: where the APIs are. */
 const placeholder = `<!doctype html>
@@ -30,13 +32,9 @@ export const EdgeRoutes = Layer.mergeAll(
         ? Option.some(yield* HttpStaticServer.make({ root: config.webDir.value, spa: true }))
         : Option.none()
       const noConsole = Option.isNone(site) && Option.isNone(config.upstreams.web)
-      return HttpRouter.add(
-        "*",
-        "*",
+      const dispatch = (request: HttpServerRequest.HttpServerRequest, upstream: Upstream | undefined) =>
         Effect.gen(function* () {
-          const request = yield* HttpServerRequest.HttpServerRequest
-          const path = new URL(request.url, "http://edge").pathname
-          if (edge.route(path)?.upstream === "web") {
+          if (upstream === "web") {
             if (Option.isSome(site)) return yield* site.value
             if (noConsole) return HttpServerResponse.html(placeholder)
           }
@@ -46,6 +44,20 @@ export const EdgeRoutes = Layer.mergeAll(
           )
           // The edge wrote the answer itself; Effect's server leaves an ended response alone.
           return HttpServerResponse.empty()
+        })
+      return HttpRouter.add(
+        "*",
+        "*",
+        Effect.gen(function* () {
+          const request = yield* HttpServerRequest.HttpServerRequest
+          const route = edge.route(new URL(request.url, "http://edge").pathname)
+          if (route === undefined) return yield* dispatch(request, undefined)
+          // Counted and traced by the routing table's route, as Traefik does by router.
+          const template = route.prefix === "/" ? "/*" : `${route.prefix}/*`
+          yield* HttpTelemetry.setRoute(template)
+          return yield* dispatch(request, route.upstream).pipe(
+            HttpTelemetry.withServerSpan(`${request.method} ${template}`, request, { "http.route": template }),
+          )
         }),
       )
     }),

@@ -8,6 +8,7 @@ import * as CallerApp from "@platform/caller/App"
 import * as GreeterApp from "@platform/greeter/App"
 import { GreeterService } from "@platform/proto-compat/greeter/v1"
 import * as Logging from "@platform/shared/Logging"
+import type * as Metrics from "@platform/shared/Metrics"
 import * as Server from "@platform/shared/Server"
 import type { ServiceConfig } from "@platform/shared/ServiceConfig"
 import { SpanRecorder } from "@platform/shared/Telemetry"
@@ -20,7 +21,7 @@ import * as App from "../src/App.ts"
 /** A service's layer on a test port, for the enclosing scope; its base URL. */
 const serve = <E>(
   defaults: { readonly name: string; readonly port: number },
-  app: (server: typeof Server.layerTest) => Layer.Layer<Server.Services, E, ServiceConfig>,
+  app: (server: typeof Server.layerTest) => Layer.Layer<Server.Services, E, ServiceConfig | Metrics.ScrapeHooks>,
   env: Record<string, string>,
   traced = false,
 ) =>
