@@ -10,6 +10,8 @@ export interface Spec {
   readonly dir: string
   /** The contract's port. */
   readonly port: number
+  /** `OTEL_SERVICE_NAME`: how traces name it, the original's names (Compose and Kubernetes too). */
+  readonly telemetryName: string
   /** Its own database (the contract's name), if it has one. */
   readonly database?: string
   /** The path that answers 200 once it is ready. */
@@ -19,13 +21,38 @@ export interface Spec {
 }
 
 export const services: ReadonlyArray<Spec> = [
-  { name: "lang", dir: "packages/lang", port: 3000, database: "lang_db", health: "/healthz", env: () => ({}) },
-  { name: "auth", dir: "packages/auth", port: 8090, database: "auth_db", health: "/healthz", env: () => ({}) },
-  { name: "caller", dir: "packages/caller", port: 8081, database: "caller_db", health: "/healthz", env: () => ({}) },
+  {
+    name: "lang",
+    dir: "packages/lang",
+    port: 3000,
+    telemetryName: "custom-lang-service",
+    database: "lang_db",
+    health: "/healthz",
+    env: () => ({}),
+  },
+  {
+    name: "auth",
+    dir: "packages/auth",
+    port: 8090,
+    telemetryName: "auth-service",
+    database: "auth_db",
+    health: "/healthz",
+    env: () => ({}),
+  },
+  {
+    name: "caller",
+    dir: "packages/caller",
+    port: 8081,
+    telemetryName: "caller-service",
+    database: "caller_db",
+    health: "/healthz",
+    env: () => ({}),
+  },
   {
     name: "greeter",
     dir: "packages/greeter",
     port: 8080,
+    telemetryName: "greeter-service",
     database: "greeter_db",
     health: "/healthz",
     env: (at, external) => ({ CALLER_BASE_URL: at("caller"), EXTERNAL_API_URL: external }),
@@ -34,6 +61,7 @@ export const services: ReadonlyArray<Spec> = [
     name: "gateway",
     dir: "packages/gateway",
     port: 8082,
+    telemetryName: "gateway-service",
     database: "gateway_db",
     health: "/healthz",
     env: (at) => ({ CUSTOM_LANG_BASE_URL: at("lang") }),
@@ -42,6 +70,7 @@ export const services: ReadonlyArray<Spec> = [
     name: "edge",
     dir: "packages/edge",
     port: 30081,
+    telemetryName: "edge",
     health: "/ping",
     env: (at) => ({ EDGE_GREETER_URL: at("greeter"), EDGE_GATEWAY_URL: at("gateway"), EDGE_AUTH_URL: at("auth") }),
   },

@@ -81,7 +81,8 @@ export const run = (
       }
       const child = spawn(process.execPath, [...(options.watch ? ["--watch"] : []), "src/main.ts"], {
         cwd: path.join(options.root, spec.dir),
-        env: { ...process.env, ...options.env, PORT: String(options.port) },
+        // Each its own OTEL_SERVICE_NAME: one set in the shell would name them all alike.
+        env: { ...process.env, ...options.env, PORT: String(options.port), OTEL_SERVICE_NAME: spec.telemetryName },
         stdio: ["ignore", "pipe", "pipe"],
       })
       child.stdout?.on("data", lines(onLine))

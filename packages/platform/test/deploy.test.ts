@@ -25,6 +25,7 @@ interface ComposeService {
   labels?: Env
   depends_on?: Record<string, { condition: string }>
   ports?: Array<string>
+  volumes?: Array<string>
   healthcheck?: unknown
 }
 const compose = parse(read("docker-compose.yml"), { merge: true }) as { services: Record<string, ComposeService> }
@@ -77,8 +78,15 @@ const kustomize = (overlay: string) =>
 const byName = (values: ReadonlyArray<EdgeRoute>) => [...values].sort((a, b) => a.prefix.localeCompare(b.prefix))
 
 describe("Docker Compose", () => {
-  it("has PostgreSQL 17, Traefik v3, and the five services built from the Dockerfile", () => {
-    assert.sameMembers(Object.keys(compose.services), ["postgres", "traefik", ...apps.map((spec) => spec.name)])
+  it("has PostgreSQL 17, Traefik v3, the five services built from the Dockerfile, and their watchers", () => {
+    assert.sameMembers(Object.keys(compose.services), [
+      "postgres",
+      "traefik",
+      "prometheus",
+      "tempo",
+      "grafana",
+      ...apps.map((spec) => spec.name),
+    ])
     assert.match(compose.services.postgres?.image ?? "", /^postgres:17/)
     assert.match(compose.services.traefik?.image ?? "", /^traefik:v3/)
     assert.deepStrictEqual(compose.services.traefik?.ports, ["30081:80"])
@@ -96,7 +104,7 @@ describe("Docker Compose", () => {
       assert.strictEqual(env.PORT, String(spec.port), `${spec.name} PORT`)
       assert.match(env.DATABASE_URL ?? "", new RegExp(`@postgres:5432/${spec.database}$`), `${spec.name} DATABASE_URL`)
       assert.property(env, "OTEL_EXPORTER_OTLP_ENDPOINT")
-      assert.property(env, "OTEL_SERVICE_NAME")
+      assert.strictEqual(env.OTEL_SERVICE_NAME, spec.telemetryName, `${spec.name}: named as pnpm start names it`)
     }
     assert.strictEqual(compose.services.greeter?.environment?.CALLER_BASE_URL, "http://caller:8081")
     assert.property(compose.services.greeter?.environment ?? {}, "EXTERNAL_API_URL")
@@ -120,6 +128,36 @@ describe("Docker Compose", () => {
         .map((line) => line.split("=")[0]),
     )
     for (const name of used) assert.isTrue(documented.has(name), `${name} is in .env.example`)
+  })
+
+  it("Prometheus scrapes every service on its port and loads the alert rules; traces go to Tempo", () => {
+    const prometheus = parse(read("deploy/observability/prometheus/prometheus.yml")) as {
+      rule_files: Array<string>
+      scrape_configs: Array<{ job_name: string; static_configs: Array<{ targets: Array<string> }> }>
+    }
+    assert.sameDeepMembers(
+      prometheus.scrape_configs.map((job) => [job.job_name, job.static_configs.flatMap((c) => c.targets)]),
+      apps.map((spec) => [spec.name, [`${spec.name}:${spec.port}`]]),
+    )
+    const mounts = compose.services.prometheus?.volumes ?? []
+    for (const file of prometheus.rule_files) {
+      assert.isTrue(
+        mounts.some((mount) => mount.endsWith(`:${file}:ro`) && existsSync(join(root, mount.split(":")[0] as string))),
+        `${file} is mounted from the repository`,
+      )
+    }
+    assert.deepStrictEqual(compose.services.prometheus?.ports, ["30090:9090"])
+    assert.deepStrictEqual(compose.services.grafana?.ports, ["30300:3000"])
+    for (const mount of compose.services.grafana?.volumes ?? []) {
+      assert.isTrue(existsSync(join(root, mount.split(":")[0] as string)), mount)
+    }
+    for (const spec of apps) {
+      assert.strictEqual(
+        compose.services[spec.name]?.environment?.OTEL_EXPORTER_OTLP_ENDPOINT,
+        // biome-ignore lint/suspicious/noTemplateCurlyInString: Compose's interpolation, read as text
+        "${OTEL_EXPORTER_OTLP_ENDPOINT-http://tempo:4318}",
+      )
+    }
   })
 
   it("the Dockerfile is multi-stage, runs as a non-root user and checks /healthz", () => {
@@ -183,6 +221,10 @@ describe("Kubernetes", () => {
           },
         )
         assert.strictEqual(find("Service")?.spec.ports[0].port, spec.port)
+        assert.strictEqual(
+          container.env.find((env: { name: string }) => env.name === "OTEL_SERVICE_NAME").value,
+          spec.telemetryName,
+        )
         assert.isDefined(find("PodDisruptionBudget"))
         assert.isDefined(find("HorizontalPodAutoscaler"))
       }
@@ -210,6 +252,41 @@ describe("Kubernetes", () => {
     for (const spec of apps) {
       assert.match(Buffer.from(data[spec.name] ?? "", "base64").toString(), new RegExp(`/${spec.database}$`))
     }
+  })
+
+  it("every service's pods ask to be scraped on their port; the local overlay brings the watchers", () => {
+    for (const [overlay, objects] of Object.entries(overlays)) {
+      for (const spec of apps) {
+        const deployment = objects.find((object) => object.kind === "Deployment" && object.metadata.name === spec.name)
+        assert.deepStrictEqual(
+          deployment?.spec.template.metadata.annotations,
+          { "prometheus.io/scrape": "true", "prometheus.io/port": String(spec.port), "prometheus.io/path": "/metrics" },
+          `${overlay} ${spec.name}`,
+        )
+      }
+    }
+    const objects = overlays.local
+    const service = (name: string) =>
+      objects.find((object) => object.kind === "Service" && object.metadata.name === name)
+    assert.strictEqual(service("prometheus")?.spec.ports[0].nodePort, 30090)
+    assert.strictEqual(service("grafana")?.spec.ports[0].nodePort, 30300)
+    assert.isDefined(service("tempo"))
+    const configMap = (prefix: string) =>
+      objects.find((object) => object.kind === "ConfigMap" && object.metadata.name.startsWith(prefix)) as unknown as {
+        data: Record<string, string>
+      }
+    assert.strictEqual(configMap("platform-config").data.OTEL_EXPORTER_OTLP_ENDPOINT, "http://tempo:4318")
+    assert.strictEqual(
+      configMap("prometheus-config").data["alerts.yml"],
+      read("deploy/observability/prometheus/alerts.yml"),
+      "the same rules as Compose's",
+    )
+    assert.strictEqual(
+      configMap("grafana-dashboards").data["platform.json"],
+      read("deploy/observability/grafana/dashboards/platform.json"),
+    )
+    // Production brings its own Prometheus: nothing of the local stack leaks into it.
+    assert.isUndefined(overlays.prod.find((object) => object.metadata.name === "prometheus"))
   })
 })
 
