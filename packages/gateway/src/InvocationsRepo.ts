@@ -1,4 +1,5 @@
 import * as Database from "@platform/shared/Database"
+import * as GroupCommit from "@platform/shared/GroupCommit"
 import { Context, Effect, Layer, Schema } from "effect"
 import { SqlClient, type SqlError, SqlSchema } from "effect/sql"
 
@@ -18,11 +19,15 @@ export class InvocationsRepo extends Context.Service<
     InvocationsRepo,
     Effect.gen(function* () {
       const sql = yield* SqlClient.SqlClient
-      const insert = SqlSchema.void({
-        Request: Invocation,
-        execute: (row) => sql`INSERT INTO invocations ${sql.insert(row)}`,
+      // One statement for every row that arrived while the previous one was on the wire.
+      const rows = yield* GroupCommit.make({
+        name: "InvocationsRepo.insert batch",
+        write: SqlSchema.void({
+          Request: Schema.NonEmptyArray(Invocation),
+          execute: (rows) => sql`INSERT INTO invocations ${sql.insert(rows)}`,
+        }),
       })
-      return InvocationsRepo.of({ insert: (row) => insert(row).pipe(Database.query("InvocationsRepo.insert")) })
+      return InvocationsRepo.of({ insert: (row) => rows.write(row).pipe(Database.query("InvocationsRepo.insert")) })
     }),
   )
 

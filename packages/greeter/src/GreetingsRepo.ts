@@ -1,4 +1,5 @@
 import * as Database from "@platform/shared/Database"
+import * as GroupCommit from "@platform/shared/GroupCommit"
 import { Context, Effect, Layer, Schema } from "effect"
 import { SqlClient, type SqlError, SqlSchema } from "effect/sql"
 
@@ -18,11 +19,15 @@ export class GreetingsRepo extends Context.Service<
     GreetingsRepo,
     Effect.gen(function* () {
       const sql = yield* SqlClient.SqlClient
-      const insert = SqlSchema.void({
-        Request: Greeting,
-        execute: (row) => sql`INSERT INTO greetings ${sql.insert(row)}`,
+      // One statement for every row that arrived while the previous one was on the wire.
+      const rows = yield* GroupCommit.make({
+        name: "GreetingsRepo.insert batch",
+        write: SqlSchema.void({
+          Request: Schema.NonEmptyArray(Greeting),
+          execute: (rows) => sql`INSERT INTO greetings ${sql.insert(rows)}`,
+        }),
       })
-      return GreetingsRepo.of({ insert: (row) => insert(row).pipe(Database.query("GreetingsRepo.insert")) })
+      return GreetingsRepo.of({ insert: (row) => rows.write(row).pipe(Database.query("GreetingsRepo.insert")) })
     }),
   )
 

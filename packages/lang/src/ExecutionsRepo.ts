@@ -1,4 +1,5 @@
 import * as Database from "@platform/shared/Database"
+import * as GroupCommit from "@platform/shared/GroupCommit"
 import { Context, Effect, Layer, Schema } from "effect"
 import { SqlClient, type SqlError, SqlSchema } from "effect/sql"
 
@@ -19,11 +20,15 @@ export class ExecutionsRepo extends Context.Service<
     ExecutionsRepo,
     Effect.gen(function* () {
       const sql = yield* SqlClient.SqlClient
-      const insert = SqlSchema.void({
-        Request: Execution,
-        execute: (row) => sql`INSERT INTO executions ${sql.insert(row)}`,
+      // One statement for every row that arrived while the previous one was on the wire.
+      const rows = yield* GroupCommit.make({
+        name: "ExecutionsRepo.insert batch",
+        write: SqlSchema.void({
+          Request: Schema.NonEmptyArray(Execution),
+          execute: (rows) => sql`INSERT INTO executions ${sql.insert(rows)}`,
+        }),
       })
-      return ExecutionsRepo.of({ insert: (row) => insert(row).pipe(Database.query("ExecutionsRepo.insert")) })
+      return ExecutionsRepo.of({ insert: (row) => rows.write(row).pipe(Database.query("ExecutionsRepo.insert")) })
     }),
   )
 
