@@ -80,7 +80,13 @@ export class Gateway extends Context.Service<
           attempts += 1
           return breaker
             .execute(attempt(name))
-            .pipe(Effect.withSpan("Gateway.attempt", { attributes: { "gateway.attempt": attempts } }))
+            .pipe(
+              Effect.withSpan(
+                "Gateway.attempt",
+                { attributes: { "gateway.attempt": attempts } },
+                { captureStackTrace: false },
+              ),
+            )
         })
         return attemptThroughBreaker.pipe(
           Effect.retry(policy),

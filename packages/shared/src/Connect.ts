@@ -116,11 +116,15 @@ export const layer = <S extends DescService, H extends Handlers<S, any, any>>(op
               ),
               // One server span per call, named as OpenTelemetry's RPC conventions say, continuing
               // the trace of a client that sent `traceparent` (Connect and gRPC clients alike).
-              Effect.withSpan(spanName, {
-                kind: "server",
-                parent: Option.getOrUndefined(HttpTraceContext.fromHeaders(Headers.fromInput(context.requestHeader))),
-                attributes: { "rpc.system": "connect_rpc", "rpc.service": service.typeName, "rpc.method": method },
-              }),
+              Effect.withSpan(
+                spanName,
+                {
+                  kind: "server",
+                  parent: Option.getOrUndefined(HttpTraceContext.fromHeaders(Headers.fromInput(context.requestHeader))),
+                  attributes: { "rpc.system": "connect_rpc", "rpc.service": service.typeName, "rpc.method": method },
+                },
+                { captureStackTrace: false },
+              ),
             ),
           )
           const exit = await Effect.runPromiseExitWith(runtime)(observed, { signal: context.signal })
@@ -166,6 +170,20 @@ export const layer = <S extends DescService, H extends Handlers<S, any, any>>(op
     }),
   )
 
+/**
+ * An expected failure's Connect error needs no stack trace (it is an answer, not a bug), and
+ * capturing one is the largest cost of a fast failure (an open breaker's, say).
+ */
+const withoutStack = <A>(make: () => A): A => {
+  const limit = Error.stackTraceLimit
+  Error.stackTraceLimit = 0
+  try {
+    return make()
+  } finally {
+    Error.stackTraceLimit = limit
+  }
+}
+
 /** The Connect error a failed call answers with; `unexpected` when it was a defect (a bug). */
 const toWireError = <E>(
   cause: Cause.Cause<E>,
@@ -173,7 +191,7 @@ const toWireError = <E>(
   context: HandlerContext,
 ): { readonly error: ConnectError; readonly unexpected: boolean } => {
   const failure = Cause.findErrorOption(cause)
-  if (Option.isSome(failure)) return { error: toConnectError(failure.value), unexpected: false }
+  if (Option.isSome(failure)) return { error: withoutStack(() => toConnectError(failure.value)), unexpected: false }
   const defect = Cause.findDefect(cause)
   if (Result.isSuccess(defect) && defect.success instanceof ConnectError) {
     return { error: defect.success, unexpected: false }

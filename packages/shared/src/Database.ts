@@ -3,7 +3,7 @@ import { Clock, Context, Duration, Effect, Exit, Layer, Metric, Option, Redacted
 import { Reactivity } from "effect/reactivity"
 import { Migrator, SqlClient, type SqlError } from "effect/sql"
 import { describe } from "./ErrorMessage.ts"
-import { durationBoundaries } from "./Metrics.ts"
+import { durationBoundaries, labelled } from "./Metrics.ts"
 import { redactUrl, ServiceConfig } from "./ServiceConfig.ts"
 
 /**
@@ -39,6 +39,8 @@ export const operationDuration = Metric.histogram("db_client_operation_duration_
   boundaries: durationBoundaries,
 })
 
+const operationSeries = labelled(operationDuration)
+
 export const operationsInFlight = Metric.gauge("db_client_operations_in_flight", {
   description: "Repository operations running against PostgreSQL now",
 })
@@ -62,16 +64,15 @@ export const query =
             Effect.andThen(
               Metric.modify(operationsInFlight, -1),
               Metric.update(
-                Metric.withAttributes(operationDuration, {
-                  operation: name,
-                  outcome: Exit.isSuccess(exit) ? "ok" : "error",
-                }),
+                Exit.isSuccess(exit)
+                  ? operationSeries(`${name} ok`, () => ({ operation: name, outcome: "ok" }))
+                  : operationSeries(`${name} error`, () => ({ operation: name, outcome: "error" })),
                 Number(end - start) / 1e9,
               ),
             ),
           ),
         ),
-        Effect.withSpan(name, attributes === undefined ? {} : { attributes }),
+        Effect.withSpan(name, attributes === undefined ? {} : { attributes }, { captureStackTrace: false }),
       ),
     )
 

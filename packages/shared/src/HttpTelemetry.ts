@@ -9,7 +9,7 @@ import {
   type HttpServerResponse,
   HttpTraceContext,
 } from "effect/http"
-import { durationBoundaries } from "./Metrics.ts"
+import { durationBoundaries, labelled } from "./Metrics.ts"
 
 /**
  * Requests as Prometheus and OpenTelemetry see them. Every request is counted and timed by the
@@ -28,6 +28,9 @@ export const duration = Metric.histogram("http_server_request_duration_seconds",
   description: "Time to answer an HTTP request, by method, route and status",
   boundaries: durationBoundaries,
 })
+
+const requestSeries = labelled(requests)
+const durationSeries = labelled(duration)
 
 export const active = Metric.gauge("http_server_active_requests", {
   description: "HTTP requests being served now",
@@ -75,15 +78,15 @@ export const measure = <E, R>(
       Effect.onExit((exit) =>
         Effect.sync(() => {
           const fallback = Exit.isSuccess(exit) ? exit.value.status : 500
-          const attributes = {
-            method: request.method,
-            route: observed.route ?? "unmatched",
-            status: String(statusSent(request, fallback)),
-          }
+          const method = request.method
+          const route = observed.route ?? "unmatched"
+          const status = String(statusSent(request, fallback))
+          const key = `${method} ${route} ${status}`
+          const attributes = () => ({ method, route, status })
           const seconds = Number(clock.currentTimeNanosUnsafe() - start) / 1e9
           active.modifyUnsafe(-1, fiber.context)
-          Metric.withAttributes(requests, attributes).updateUnsafe(1, fiber.context)
-          Metric.withAttributes(duration, attributes).updateUnsafe(seconds, fiber.context)
+          requestSeries(key, attributes).updateUnsafe(1, fiber.context)
+          durationSeries(key, attributes).updateUnsafe(seconds, fiber.context)
         }),
       ),
     )
@@ -111,7 +114,7 @@ export const withServerSpan =
       }),
       (span) =>
         handler.pipe(
-          Effect.withParentSpan(span),
+          Effect.withParentSpan(span, { captureStackTrace: false }),
           Effect.onExit((exit) =>
             Effect.flatMap(Clock.currentTimeNanos, (now) => Effect.sync(() => endServerSpan(span, request, exit, now))),
           ),

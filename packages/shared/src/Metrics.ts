@@ -10,6 +10,23 @@ export const durationBoundaries: ReadonlyArray<number> = [
   0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10,
 ]
 
+/**
+ * One labelled series per distinct label set, made once and reused: labelling a metric on
+ * every request (Effect derives a key from the attributes) costs more than updating it. `key`
+ * names the label set; the labels are few and bounded (a route, a status), as series must be.
+ */
+export const labelled = <Input, State>(metric: Metric.Metric<Input, State>) => {
+  const series = new Map<string, Metric.Metric<Input, State>>()
+  return (key: string, attributes: () => Metric.Metric.Attributes): Metric.Metric<Input, State> => {
+    let found = series.get(key)
+    if (found === undefined) {
+      found = Metric.withAttributes(metric, attributes())
+      series.set(key, found)
+    }
+    return found
+  }
+}
+
 /** Seconds since `start` (the clock's nanoseconds), for a duration histogram. */
 export const secondsSince = (start: bigint) => Effect.map(Clock.currentTimeNanos, (now) => Number(now - start) / 1e9)
 

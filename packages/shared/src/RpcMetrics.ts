@@ -1,5 +1,5 @@
 import { Clock, Effect, Exit, Metric } from "effect"
-import { durationBoundaries } from "./Metrics.ts"
+import { durationBoundaries, labelled } from "./Metrics.ts"
 
 /**
  * RPCs as Prometheus sees them, whatever carried them (Connect, gRPC, gRPC-Web, Effect RPC):
@@ -18,6 +18,9 @@ export const duration = Metric.histogram("rpc_server_duration_seconds", {
   boundaries: durationBoundaries,
 })
 
+const requestSeries = labelled(requests)
+const durationSeries = labelled(duration)
+
 export interface Method {
   /** `connect_rpc` or `effect_rpc`. */
   readonly system: string
@@ -26,11 +29,14 @@ export interface Method {
 }
 
 /** Counts one finished RPC. */
-export const record = (method: Method, code: string, seconds: number) =>
-  Effect.andThen(
-    Metric.update(Metric.withAttributes(requests, { ...method, code }), 1),
-    Metric.update(Metric.withAttributes(duration, { ...method, code }), seconds),
+export const record = (method: Method, code: string, seconds: number) => {
+  const key = `${method.system} ${method.service} ${method.method} ${code}`
+  const attributes = () => ({ ...method, code })
+  return Effect.andThen(
+    Metric.update(requestSeries(key, attributes), 1),
+    Metric.update(durationSeries(key, attributes), seconds),
   )
+}
 
 /**
  * Counts and times `effect` as one RPC; `codeOf` names a failure's code. An interruption (the

@@ -261,6 +261,9 @@ export const make = <E = never>(options: Options<E>): Effect.Effect<CircuitBreak
       open: Metric.withAttributes(rejections, { breaker: settings.name, reason: "open" }),
       "too-many-requests": Metric.withAttributes(rejections, { breaker: settings.name, reason: "too-many-requests" }),
     }
+    // Made once: a rejection is the fast path, and an error's stack costs more than the rest of it.
+    const rejectedOpen = new BreakerOpen({ name: settings.name })
+    const rejectedTooMany = new BreakerTooManyRequests({ name: settings.name })
     yield* Metric.update(rejected.open, 0)
     yield* Metric.update(rejected["too-many-requests"], 0)
     yield* Metric.update(gauge, stateValue.closed)
@@ -301,9 +304,7 @@ export const make = <E = never>(options: Options<E>): Effect.Effect<CircuitBreak
           if (admission._tag === "Rejected") {
             yield* SpanEvent.add("breaker.rejected", { "breaker.name": settings.name, reason: admission.reason })
             yield* Metric.update(rejected[admission.reason], 1)
-            return yield* admission.reason === "open"
-              ? new BreakerOpen({ name: settings.name })
-              : new BreakerTooManyRequests({ name: settings.name })
+            return yield* admission.reason === "open" ? rejectedOpen : rejectedTooMany
           }
           const exit = yield* Effect.exit(restore(effect))
           yield* settle(admission.generation, succeeded(exit, isSuccessful))

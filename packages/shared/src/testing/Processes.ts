@@ -29,9 +29,12 @@ process.once("exit", () => {
   for (const child of started) child.kill("SIGKILL")
 })
 
-/** Starts a TypeScript entry point with this Node (type stripping, no build) and the given env. */
-export const start = (script: string, env: Record<string, string>): Running => {
-  const child = spawn(process.execPath, [script], {
+/**
+ * Starts a TypeScript entry point with this Node (type stripping, no build), the given env, and
+ * Node's own options first (`--cpu-prof`).
+ */
+export const start = (script: string, env: Record<string, string>, nodeArgs: ReadonlyArray<string> = []): Running => {
+  const child = spawn(process.execPath, [...nodeArgs, script], {
     env: { PATH: process.env.PATH ?? "", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   })
