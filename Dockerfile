@@ -12,6 +12,8 @@ WORKDIR /app
 COPY package.json pnpm-lock.yaml pnpm-workspace.yaml ./
 COPY packages ./packages
 COPY proto-compat ./proto-compat
+# The benchmark is a workspace package too: its manifest keeps the lockfile whole.
+COPY bench/package.json ./bench/package.json
 # Only what this service and the workspace packages it uses need at run time.
 RUN pnpm install --frozen-lockfile --prod --filter "@platform/${SERVICE}..." \
  && rm -rf packages/*/test proto-compat/test

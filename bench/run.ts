@@ -1,0 +1,421 @@
+/**
+ * `pnpm bench [--quick] [--duration s] [--connections n] [--only regex] [--profile]`: the platform
+ * under load, side by side with plain baselines, in one run on this machine.
+ *
+ * Everything measured runs in its own process on loopback, on fresh databases; this process is
+ * only the load generator. Each figure is printed with its ratio to its nearest baseline: the
+ * machine is shared and noisy, so ratios measured in the same run mean more than absolutes.
+ * `--quick` (CI) runs each scenario for a second to prove the harness works; `--profile` runs
+ * greeter and caller under `node --cpu-prof` and names where their time went. A script that
+ * prints figures: it fails only when a scenario could not run, never on a number.
+ */
+import { mkdirSync, mkdtempSync } from "node:fs"
+import { availableParallelism, cpus, tmpdir } from "node:os"
+import { join } from "node:path"
+import { create, toBinary } from "@bufbuild/protobuf"
+import { GreetRequestSchema } from "@platform/proto-compat/greeter/v1"
+import * as CircuitBreaker from "@platform/shared/resilience/CircuitBreaker"
+import bcrypt from "bcrypt"
+import { Effect, Logger, Metric } from "effect"
+import * as hdr from "hdr-histogram-js"
+import * as Load from "./Load.ts"
+import * as Profile from "./Profile.ts"
+import * as Servers from "./Servers.ts"
+
+const args = process.argv.slice(2)
+const flag = (name: string) => args.includes(name)
+const option = (name: string) => {
+  const index = args.indexOf(name)
+  return index >= 0 ? args[index + 1] : undefined
+}
+const quick = flag("--quick")
+/** `--profile` alone profiles the Greet chain; `--profile a,b` the services named. */
+const profile = flag("--profile")
+const profileNames = (() => {
+  const value = option("--profile")
+  return value === undefined || value.startsWith("--") ? ["greeter", "caller"] : value.split(",")
+})()
+const only = option("--only") === undefined ? undefined : new RegExp(option("--only") as string, "i")
+const shape: Load.Shape = {
+  duration: Number(option("--duration") ?? (quick ? 1 : 10)),
+  warmup: quick ? 0.5 : 2,
+  connections: Number(option("--connections") ?? 16),
+}
+
+const progress = (line: string) => process.stderr.write(`bench: ${line}\n`)
+
+/** The cost-10 hashes every core together can do per second: the ceiling of logins. */
+const bcryptLimit = async (seconds: number) => {
+  const hash = await bcrypt.hash("correct horse battery", 10)
+  const cores = availableParallelism()
+  const deadline = Date.now() + seconds * 1000
+  let done = 0
+  const started = Date.now()
+  await Promise.all(
+    Array.from({ length: cores }, async () => {
+      while (Date.now() < deadline) {
+        await bcrypt.compare("correct horse battery", hash)
+        done += 1
+      }
+    }),
+  )
+  return done / ((Date.now() - started) / 1000)
+}
+
+/** `CircuitBreaker.execute` on an open breaker, in this process: the primitive's own cost. */
+const breakerInProcess = (samples: number) =>
+  Effect.runPromise(
+    Effect.gen(function* () {
+      const breaker = yield* CircuitBreaker.make<string>({ name: "bench", readyToTrip: () => true })
+      yield* Effect.exit(breaker.execute(Effect.fail("trip")))
+      const latencies = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 10_000_000 })
+      const started = process.hrtime.bigint()
+      for (let i = 0; i < samples; i++) {
+        const sent = process.hrtime.bigint()
+        yield* Effect.exit(breaker.execute(Effect.void))
+        // Nanoseconds, so that a few microseconds still have three significant digits.
+        latencies.recordValue(Math.max(1, Number(process.hrtime.bigint() - sent)))
+      }
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9
+      return {
+        rps: samples / seconds,
+        p50: latencies.getValueAtPercentile(50) / 1000,
+        p99: latencies.getValueAtPercentile(99) / 1000,
+        p999: latencies.getValueAtPercentile(99.9) / 1000,
+        failures: 0,
+        total: samples,
+      } satisfies Load.Figures
+    }).pipe(Effect.provideService(Metric.MetricRegistry, new Map()), Effect.provide(Logger.layer([]))),
+  )
+
+interface Scenario {
+  readonly name: string
+  readonly kind: "baseline" | "platform"
+  /** The scenario this one is compared with. */
+  readonly baseline?: string
+  readonly run: () => Promise<Load.Figures>
+}
+
+const json = (url: string, body: unknown, headers: Record<string, string> = {}): Load.HttpRequest => ({
+  url,
+  method: "POST",
+  headers: { "content-type": "application/json", ...headers },
+  body: JSON.stringify(body),
+})
+
+const greetBinary = Buffer.from(toBinary(GreetRequestSchema, create(GreetRequestSchema, { name: "Bench" })))
+const GREET = "/greeter.v1.GreeterService/Greet"
+const INVOKE = "/gateway.v1.GatewayService/InvokeCustom"
+
+const main = async () => {
+  const profileDir = profile
+    ? (process.env.BENCH_PROFILE_DIR ?? mkdtempSync(join(tmpdir(), "bench-profile-")))
+    : undefined
+  const profiledServices = profileNames
+  const profiled = (name: string) =>
+    profileDir === undefined || !profiledServices.includes(name)
+      ? []
+      : ["--cpu-prof", `--cpu-prof-dir=${join(profileDir, name)}`]
+  if (profileDir !== undefined) for (const name of profiledServices) mkdirSync(join(profileDir, name))
+
+  progress("measuring the bcrypt limit")
+  const bcryptPerSecond = await bcryptLimit(quick ? 1 : 5)
+
+  progress("starting the baselines and the platform, each in its own process, on fresh databases")
+  const stub = await Servers.serve("external stand-in", Servers.baseline("external-stub"))
+  const [nodeHttp, connectGreet, effectApi, plainCaller] = await Promise.all([
+    Servers.serve("node:http", Servers.baseline("node-http")),
+    Servers.serve("connect-node", Servers.baseline("connect-greet")),
+    Servers.serve("Effect HttpApi", Servers.baseline("effect-httpapi")),
+    Servers.serve("plain caller", Servers.baseline("plain-caller"), {
+      env: {
+        DATABASE_URL: await Servers.database(
+          "plain_caller",
+          "CREATE TABLE call_logs (id uuid PRIMARY KEY DEFAULT gen_random_uuid(), url text NOT NULL, status_code int NOT NULL, body_length int NOT NULL, created_at timestamptz NOT NULL DEFAULT now())",
+        ),
+      },
+    }),
+  ])
+  const plainGreeter = await Servers.serve("plain greeter", Servers.baseline("plain-greeter"), {
+    env: {
+      DATABASE_URL: await Servers.database(
+        "plain_greeter",
+        "CREATE TABLE greetings (id uuid PRIMARY KEY DEFAULT gen_random_uuid(), name varchar(255) NOT NULL, message text NOT NULL, external_status int, created_at timestamptz NOT NULL DEFAULT now())",
+      ),
+      CALLER_BASE_URL: plainCaller.url,
+      EXTERNAL_API_URL: stub.url,
+    },
+  })
+  /** A service of the platform as `pnpm start` runs it, ready once its health check answers. */
+  const platform = (name: string, pkg: string, env: Record<string, string>, health = "/healthz") =>
+    Servers.serve(name, Servers.service(pkg), { env, health, nodeOptions: profiled(name) })
+  const [lang, auth, caller] = await Promise.all([
+    platform("lang", "lang", { DATABASE_URL: await Servers.database("lang") }),
+    platform("auth", "auth", { DATABASE_URL: await Servers.database("auth") }),
+    platform("caller", "caller", { DATABASE_URL: await Servers.database("caller") }),
+  ])
+  const [greeter, gateway, gatewayOpen, gatewayOpenNoDatabase] = await Promise.all([
+    platform("greeter", "greeter", {
+      DATABASE_URL: await Servers.database("greeter"),
+      CALLER_BASE_URL: caller.url,
+      EXTERNAL_API_URL: stub.url,
+    }),
+    platform("gateway", "gateway", { DATABASE_URL: await Servers.database("gateway"), CUSTOM_LANG_BASE_URL: lang.url }),
+    // A gateway whose lang is gone: once tripped, its breaker stays open for the whole run.
+    platform("gateway-open", "gateway", {
+      DATABASE_URL: await Servers.database("gateway_open"),
+      CUSTOM_LANG_BASE_URL: "http://127.0.0.1:1",
+      GATEWAY_BREAKER_TIMEOUT_MS: String(60 * 60 * 1000),
+    }),
+    // The same without a database: the fast-fail path without the INSERT the contract asks for.
+    platform("gateway-open-nodb", "gateway", {
+      CUSTOM_LANG_BASE_URL: "http://127.0.0.1:1",
+      GATEWAY_BREAKER_TIMEOUT_MS: String(60 * 60 * 1000),
+    }),
+  ])
+  const edge = await platform(
+    "edge",
+    "edge",
+    {
+      EDGE_GREETER_URL: greeter.url,
+      EDGE_GATEWAY_URL: gateway.url,
+      EDGE_AUTH_URL: auth.url,
+      // The contract's 100/s per client would measure the rate limiter: one client sends it all.
+      EDGE_RATE_LIMIT_AVERAGE: "1000000",
+      EDGE_RATE_LIMIT_BURST: "1000000",
+    },
+    "/ping",
+  )
+
+  const post = (url: string, body: unknown) =>
+    fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) })
+  const credentials = { email: "bench@example.com", password: "correct horse battery" }
+  await post(`${auth.url}/auth/register`, credentials)
+  const login = (await (await post(`${auth.url}/auth/login`, credentials)).json()) as { token: string }
+  const bearer = { authorization: `Bearer ${login.token}` }
+  // Five consecutive failures trip the breaker; it stays open for the hour the run lasts at most.
+  for (const open of [gatewayOpen, gatewayOpenNoDatabase]) {
+    for (let i = 0; i < 6; i++) await post(`${open.url}${INVOKE}`, { name: "Bench" })
+  }
+
+  const http1 = (request: Load.HttpRequest, connections = shape.connections) =>
+    Load.http1(request, { ...shape, connections })
+  const grpc = (base: string, headers: Record<string, string> = {}) =>
+    Load.grpc({ base, path: GREET, headers, message: greetBinary }, shape)
+  const binary = (url: string, headers: Record<string, string> = {}): Load.HttpRequest => ({
+    url,
+    method: "POST",
+    headers: { "content-type": "application/proto", ...headers },
+    body: greetBinary,
+  })
+  const greet = { name: "Bench" }
+
+  const scenarios: ReadonlyArray<Scenario> = [
+    {
+      name: "CircuitBreaker.execute, open, in process (one call at a time)",
+      kind: "platform",
+      run: () => breakerInProcess(quick ? 20_000 : 200_000),
+    },
+    { name: "node:http handler (the ceiling)", kind: "baseline", run: () => http1(json(nodeHttp.url, greet)) },
+    {
+      name: "connect-node Greet, Connect JSON",
+      kind: "baseline",
+      baseline: "node:http handler (the ceiling)",
+      run: () => http1(json(`${connectGreet.url}${GREET}`, greet)),
+    },
+    {
+      name: "connect-node Greet, Connect JSON, 1 connection",
+      kind: "baseline",
+      run: () => http1(json(`${connectGreet.url}${GREET}`, greet), 1),
+    },
+    { name: "connect-node Greet, gRPC", kind: "baseline", run: () => grpc(connectGreet.url) },
+    {
+      name: "Effect HttpApi handler",
+      kind: "baseline",
+      baseline: "node:http handler (the ceiling)",
+      run: () => http1(json(`${effectApi.url}/invoke`, greet)),
+    },
+    {
+      name: "plain greet chain, Connect JSON",
+      kind: "baseline",
+      baseline: "connect-node Greet, Connect JSON",
+      run: () => http1(json(`${plainGreeter.url}${GREET}`, greet)),
+    },
+    {
+      name: "plain greet chain, Connect binary",
+      kind: "baseline",
+      run: () => http1(binary(`${plainGreeter.url}${GREET}`)),
+    },
+    { name: "plain greet chain, gRPC", kind: "baseline", run: () => grpc(plainGreeter.url) },
+    {
+      name: "Greet, Connect JSON",
+      kind: "platform",
+      baseline: "plain greet chain, Connect JSON",
+      run: () => http1(json(`${greeter.url}${GREET}`, greet)),
+    },
+    {
+      name: "Greet, Connect binary",
+      kind: "platform",
+      baseline: "plain greet chain, Connect binary",
+      run: () => http1(binary(`${greeter.url}${GREET}`)),
+    },
+    {
+      name: "Greet, gRPC",
+      kind: "platform",
+      baseline: "plain greet chain, gRPC",
+      run: () => grpc(greeter.url),
+    },
+    {
+      name: "Greet through the edge, Connect JSON",
+      kind: "platform",
+      baseline: "plain greet chain, Connect JSON",
+      run: () => http1(json(`${edge.url}${GREET}`, greet, bearer)),
+    },
+    {
+      name: "Greet through the edge, Connect binary",
+      kind: "platform",
+      baseline: "plain greet chain, Connect binary",
+      run: () => http1(binary(`${edge.url}${GREET}`, bearer)),
+    },
+    {
+      name: "Greet through the edge, gRPC",
+      kind: "platform",
+      baseline: "plain greet chain, gRPC",
+      run: () => grpc(edge.url, bearer),
+    },
+    {
+      name: "InvokeCustom (lang answers)",
+      kind: "platform",
+      baseline: "connect-node Greet, Connect JSON",
+      run: () => http1(json(`${gateway.url}${INVOKE}`, greet)),
+    },
+    {
+      name: "InvokeCustom, breaker open",
+      kind: "platform",
+      baseline: "connect-node Greet, Connect JSON",
+      run: () => http1({ ...json(`${gatewayOpen.url}${INVOKE}`, greet), expectStatus: 503 }),
+    },
+    {
+      name: "InvokeCustom, breaker open, 1 connection",
+      kind: "platform",
+      baseline: "connect-node Greet, Connect JSON, 1 connection",
+      run: () => http1({ ...json(`${gatewayOpen.url}${INVOKE}`, greet), expectStatus: 503 }, 1),
+    },
+    {
+      name: "InvokeCustom, breaker open, 1 connection, no database",
+      kind: "platform",
+      baseline: "connect-node Greet, Connect JSON, 1 connection",
+      run: () => http1({ ...json(`${gatewayOpenNoDatabase.url}${INVOKE}`, greet), expectStatus: 503 }, 1),
+    },
+    {
+      name: "lang POST /invoke (with its INSERT)",
+      kind: "platform",
+      baseline: "Effect HttpApi handler",
+      run: () => http1(json(`${lang.url}/invoke`, greet)),
+    },
+    {
+      name: "auth GET /verify",
+      kind: "platform",
+      baseline: "Effect HttpApi handler",
+      run: () => http1({ url: `${auth.url}/verify`, method: "GET", headers: bearer }),
+    },
+    {
+      name: "auth POST /auth/login (bcrypt cost 10)",
+      kind: "platform",
+      run: () => http1(json(`${auth.url}/auth/login`, credentials)),
+    },
+  ]
+
+  const results = new Map<string, Load.Figures>()
+  for (const scenario of scenarios) {
+    if (only !== undefined && !only.test(scenario.name)) continue
+    progress(`${scenario.name} (${shape.duration} s)`)
+    results.set(scenario.name, await scenario.run())
+  }
+
+  print(scenarios, results, bcryptPerSecond)
+
+  await Servers.stopAll()
+  if (profileDir !== undefined) {
+    for (const name of profiledServices) {
+      process.stdout.write(`\n${Profile.summary(name, join(profileDir, name))}`)
+    }
+  }
+
+  const broken = [...results].filter(
+    ([, figures]) => figures.total - figures.failures === 0 || figures.failures > figures.total * 0.01,
+  )
+  if (broken.length > 0) {
+    for (const [name, figures] of broken) {
+      process.stderr.write(`bench: ${name}: ${figures.failures} of ${figures.total} requests failed\n`)
+    }
+    process.exitCode = 1
+  }
+}
+
+/** Milliseconds, with a third decimal below one. */
+const ms = (micros: number) => (micros / 1000).toFixed(micros < 1000 ? 3 : 2)
+
+const print = (
+  scenarios: ReadonlyArray<Scenario>,
+  results: ReadonlyMap<string, Load.Figures>,
+  bcryptPerSecond: number,
+) => {
+  const cpu = cpus()[0]?.model ?? "unknown CPU"
+  const lines = [
+    "",
+    `${quick ? "quick run" : "full run"}: ${shape.duration} s per scenario after ${shape.warmup} s of warm-up, ${shape.connections} connections (HTTP/1.1 keep-alive; gRPC: 8 streams per HTTP/2 connection); ${availableParallelism()} cores (${cpu}), Node ${process.version}; load generator on the same cores`,
+    "",
+    "| scenario | req/s | p50 ms | p99 ms | p99.9 ms | failed | vs its baseline (req/s, p99) |",
+    "|---|---:|---:|---:|---:|---:|---|",
+  ]
+  for (const scenario of scenarios) {
+    const figures = results.get(scenario.name)
+    if (figures === undefined) continue
+    const base = scenario.baseline === undefined ? undefined : results.get(scenario.baseline)
+    const versus =
+      base === undefined
+        ? scenario.name.startsWith("auth POST /auth/login")
+          ? `${((figures.rps / bcryptPerSecond) * 100).toFixed(0)} % of the bcrypt limit (${bcryptPerSecond.toFixed(1)}/s)`
+          : ""
+        : `×${(figures.rps / base.rps).toFixed(2)}, p99 ×${(figures.p99 / base.p99).toFixed(2)} (${scenario.baseline})`
+    const label = scenario.kind === "baseline" ? `baseline: ${scenario.name}` : scenario.name
+    lines.push(
+      `| ${label} | ${Math.round(figures.rps).toLocaleString("en")} | ${ms(figures.p50)} | ${ms(figures.p99)} | ${ms(figures.p999)} | ${figures.failures} | ${versus} |`,
+    )
+  }
+  const target = (name: string, check: (figures: Load.Figures) => string) => {
+    const figures = results.get(name)
+    if (figures !== undefined) lines.push(`- ${check(figures)}`)
+  }
+  lines.push("", "Targets:")
+  target("Greet, Connect JSON", (figures) => {
+    const plain = results.get("plain greet chain, Connect JSON")
+    return plain === undefined
+      ? "Greet: no plain chain measured"
+      : `Greet through the stack vs the plain greet chain: ×${(figures.rps / plain.rps).toFixed(2)} req/s (target ≥ 1.2), p99 ×${(figures.p99 / plain.p99).toFixed(2)} (target ≤ 1)`
+  })
+  target(
+    "InvokeCustom, breaker open, 1 connection",
+    (figures) => `open-breaker fast-fail p99: ${ms(figures.p99)} ms with the invocation's INSERT (target < 1 ms)`,
+  )
+  target(
+    "InvokeCustom, breaker open, 1 connection, no database",
+    (figures) => `open-breaker fast-fail p99 without a database: ${ms(figures.p99)} ms`,
+  )
+  target(
+    "auth GET /verify",
+    (figures) => `verify: ${Math.round(figures.rps).toLocaleString("en")} req/s (target ≥ 10,000)`,
+  )
+  target(
+    "lang POST /invoke (with its INSERT)",
+    (figures) => `lang: ${Math.round(figures.rps).toLocaleString("en")} req/s (target ≥ 6,000)`,
+  )
+  process.stdout.write(`${lines.join("\n")}\n`)
+}
+
+main().catch(async (error: Error) => {
+  process.stderr.write(`bench: ${error.message}\n`)
+  await Servers.stopAll().catch(() => {})
+  process.exit(1)
+})
