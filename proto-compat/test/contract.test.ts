@@ -1,10 +1,9 @@
 import { execFile } from "node:child_process"
-import { mkdtempSync, readdirSync, readFileSync, statSync } from "node:fs"
-import { tmpdir } from "node:os"
-import { join, relative } from "node:path"
+import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { promisify } from "node:util"
 import { assert, describe, it } from "@effect/vitest"
+import * as Generated from "@platform/shared/testing/Generated"
 import { CallExternalRequestSchema, CallExternalResponseSchema, CallerService } from "../gen/caller/v1/caller_pb.ts"
 import { GatewayService, InvokeCustomRequestSchema, InvokeCustomResponseSchema } from "../gen/gateway/v1/gateway_pb.ts"
 import { GreeterService, GreetRequestSchema, GreetResponseSchema } from "../gen/greeter/v1/greeter_pb.ts"
@@ -16,12 +15,6 @@ const run = (command: string, args: ReadonlyArray<string>, cwd = root) =>
   promisify(execFile)(command, [...args], {
     cwd,
     env: { ...process.env, PATH: `${join(root, "node_modules", ".bin")}:${process.env.PATH}` },
-  })
-
-const files = (directory: string): Array<string> =>
-  readdirSync(directory).flatMap((entry) => {
-    const path = join(directory, entry)
-    return statSync(path).isDirectory() ? files(path) : [path]
   })
 
 /** The contract's field names and tags, message by message (CONTRACT.md). */
@@ -60,22 +53,9 @@ describe("the .proto contract", () => {
   })
 
   it("the committed generated code is what `pnpm generate` makes now", async () => {
-    const out = mkdtempSync(join(tmpdir(), "proto-gen-"))
-    await run(bin("buf"), ["generate", "--output", out])
-    const fresh = files(join(out, "gen"))
-      .map((path) => relative(join(out, "gen"), path))
-      .sort()
-    const committed = files(join(root, "gen"))
-      .map((path) => relative(join(root, "gen"), path))
-      .sort()
-    assert.deepStrictEqual(committed, fresh, "the same files")
-    for (const file of fresh) {
-      assert.strictEqual(
-        readFileSync(join(root, "gen", file), "utf8"),
-        readFileSync(join(out, "gen", file), "utf8"),
-        `${file} is stale: run pnpm generate`,
-      )
-    }
+    const freshness = await Generated.compare(root, "gen")
+    assert.deepStrictEqual(freshness.committed, freshness.generated, "the same files")
+    assert.deepStrictEqual(freshness.stale, [], "stale: run pnpm --dir proto-compat generate")
   })
 
   it("no wire-breaking change against the protos as first committed, nor against HEAD", async () => {
