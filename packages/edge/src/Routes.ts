@@ -33,6 +33,14 @@ export const routes: ReadonlyArray<Route> = [
     middlewares: ["cors", "auth", "rate-limit"],
   },
   { name: "auth", prefix: "/auth", upstream: "auth", h2c: false, middlewares: ["cors", "rate-limit"] },
+  // Not in the original: the web console's live view of the gateway's breaker and budget.
+  {
+    name: "resilience",
+    prefix: "/resilience",
+    upstream: "gateway",
+    h2c: true,
+    middlewares: ["cors", "auth", "rate-limit"],
+  },
   { name: "web", prefix: "/", upstream: "web", h2c: false, middlewares: [] },
 ]
 
