@@ -1,0 +1,107 @@
+import { mkdirSync } from "node:fs"
+import { join } from "node:path"
+import { fileURLToPath } from "node:url"
+import { type Browser, chromium, type Page } from "playwright-core"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+
+/**
+ * The console as a person uses it, in Debian's Chromium (headless, through playwright-core, no
+ * browser download), against the platform `pnpm start` runs: sign up, log out, log in, greet,
+ * survive an access token the edge refuses, trip the gateway's breaker with `unavailable` and
+ * watch the panel say open. Screenshots go to `test-results/` (CI keeps them).
+ */
+const base = process.env.CONSOLE_URL ?? "http://localhost:30081"
+const results = fileURLToPath(new URL("../../../test-results/", import.meta.url))
+
+let browser: Browser
+let page: Page
+
+const screenshot = (name: string) => page.screenshot({ path: join(results, `console-${name}.png`), fullPage: true })
+
+beforeAll(async () => {
+  mkdirSync(results, { recursive: true })
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
+    // As root Chromium needs --no-sandbox; the rest keeps it off the (closed) network.
+    args: [
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
+  })
+  page = await browser.newPage({ viewport: { width: 1280, height: 800 } })
+})
+
+afterAll(async () => {
+  await browser?.close()
+})
+
+describe("the web console", () => {
+  const email = `console-${Date.now()}@example.com`
+  const password = "correct horse battery"
+
+  it("signs up, logs out and logs in again", async () => {
+    await page.goto(base)
+    await page.getByLabel("Email").fill(email)
+    await page.getByLabel("Password").fill(password)
+    await page.getByRole("button", { name: "Sign up" }).click()
+    await page.getByText(`Signed in as ${email}`).waitFor()
+    await page.getByRole("button", { name: "Log out" }).click()
+    await page.getByRole("heading", { name: "Sign in" }).waitFor()
+
+    // A wrong password is a sentence, not a blank page.
+    await page.getByLabel("Email").fill(email)
+    await page.getByLabel("Password").fill("not the password")
+    await page.getByRole("button", { name: "Log in" }).click()
+    expect(await page.getByRole("alert").textContent()).toBe("invalid email or password")
+
+    await page.getByLabel("Password").fill(password)
+    await page.getByRole("button", { name: "Log in" }).click()
+    await page.getByText(`Signed in as ${email}`).waitFor()
+  })
+
+  it("greets: the message, and what caller found at the external URL", async () => {
+    await page.getByRole("textbox", { name: "Name", exact: true }).fill("Ada")
+    await page.getByRole("button", { name: "Greet" }).click()
+    const greeting = page.getByRole("status", { name: "greeting" })
+    await greeting.waitFor()
+    expect(await greeting.textContent()).toMatch(/^Hello Ada from greeter-service!external status 200, \d+ bytes$/)
+    await screenshot("greet")
+  })
+
+  it("an access token the edge refuses is refreshed once, transparently", async () => {
+    // As if it had expired: the edge's forward-auth answers 401 to it.
+    await page.evaluate(() => {
+      const key = "effect-platform.session"
+      const session = JSON.parse(localStorage.getItem(key) ?? "{}") as { token: string }
+      localStorage.setItem(key, JSON.stringify({ ...session, token: "expired.access.token" }))
+    })
+    await page.reload()
+    await page.getByRole("textbox", { name: "Name", exact: true }).fill("Grace")
+    await page.getByRole("button", { name: "Greet" }).click()
+    await page.getByText("Hello Grace from greeter-service!").waitFor()
+    const token = await page.evaluate(
+      () => (JSON.parse(localStorage.getItem("effect-platform.session") ?? "{}") as { token: string }).token,
+    )
+    expect(token).not.toBe("expired.access.token")
+  })
+
+  it("trips the breaker with unavailable, and the panel says open", async () => {
+    const state = page.getByTestId("breaker-state")
+    await state.waitFor()
+    await page.getByRole("combobox", { name: "Name" }).selectOption("unavailable")
+    const outcomes = page.getByRole("list", { name: "outcomes" }).getByRole("listitem")
+    for (let call = 1; call <= 5; call++) {
+      await page.getByRole("button", { name: "Invoke" }).click()
+      await expect.poll(() => outcomes.count()).toBe(call)
+      expect(await outcomes.first().textContent()).toMatch(/^unavailable → unavailable: /)
+    }
+    await expect.poll(() => state.textContent(), { timeout: 5_000 }).toBe("open")
+    expect(await outcomes.first().textContent()).toBe("unavailable → unavailable: circuit breaker is open")
+    await screenshot("breaker-open")
+  })
+})

@@ -1,0 +1,56 @@
+import { AuthApi } from "@platform/auth/Api"
+import { GatewayApi, type ResilienceSnapshot } from "@platform/gateway/Api"
+import { Cause, Effect, Exit } from "effect"
+import { FetchHttpClient, HttpClient, HttpClientRequest } from "effect/http"
+import { HttpApiClient } from "effect/http-api"
+import type { Tokens } from "./Session.ts"
+
+/**
+ * The console's REST calls, through clients derived from the services' own HttpApi contracts
+ * (auth's accounts, gateway's `/resilience`): no request is built and no JSON read by hand.
+ * They run here, at the edge between Effect and React: a failure rejects with the typed error
+ * (`InvalidCredentials`, `EmailTaken`, a network error...), which `ErrorMessage.describe` words.
+ */
+export interface Api {
+  readonly register: (email: string, password: string) => Promise<void>
+  readonly login: (email: string, password: string) => Promise<Tokens>
+  readonly refresh: (refreshToken: string) => Promise<{ readonly token: string; readonly refreshToken: string }>
+  readonly logout: (refreshToken: string) => Promise<void>
+  /** The gateway's breaker and budget, through the edge (which asks auth first). */
+  readonly resilience: (accessToken: string) => Promise<ResilienceSnapshot>
+}
+
+/** Runs an Effect for React: its value, or a rejection with its typed failure. */
+const run = <A, E>(effect: Effect.Effect<A, E>): Promise<A> =>
+  Effect.runPromiseExit(effect).then((exit) =>
+    Exit.isSuccess(exit) ? exit.value : Promise.reject(Cause.squash(exit.cause)),
+  )
+
+export const makeApi = (baseUrl: string): Api => {
+  const auth = HttpApiClient.make(AuthApi, { baseUrl }).pipe(Effect.provide(FetchHttpClient.layer))
+  const gateway = (accessToken: string) =>
+    HttpApiClient.make(GatewayApi, {
+      baseUrl,
+      transformClient: HttpClient.mapRequest(HttpClientRequest.bearerToken(accessToken)),
+    }).pipe(Effect.provide(FetchHttpClient.layer))
+
+  return {
+    register: (email, password) =>
+      run(
+        Effect.flatMap(auth, (client) => client.accounts.register({ payload: { email, password } })).pipe(
+          Effect.asVoid,
+        ),
+      ),
+    login: (email, password) =>
+      run(
+        Effect.flatMap(auth, (client) => client.accounts.login({ payload: { email, password } })).pipe(
+          Effect.map((session) => ({ email, token: session.token, refreshToken: session.refreshToken })),
+        ),
+      ),
+    refresh: (refreshToken) =>
+      run(Effect.flatMap(auth, (client) => client.accounts.refresh({ payload: { refreshToken } }))),
+    logout: (refreshToken) =>
+      run(Effect.flatMap(auth, (client) => client.accounts.logout({ payload: { refreshToken } })).pipe(Effect.asVoid)),
+    resilience: (accessToken) => run(Effect.flatMap(gateway(accessToken), (client) => client.resilience.snapshot())),
+  }
+}

@@ -1,0 +1,29 @@
+import { Code, ConnectError, type Interceptor, type Transport } from "@connectrpc/connect"
+import { createConnectTransport } from "@connectrpc/connect-web"
+import type { Session } from "./Session.ts"
+
+/**
+ * Sends the access token with every call; when the edge refuses it (`unauthenticated`: it
+ * expired, or auth rotated its keys), the session is refreshed once and the call is sent once
+ * more. A second refusal, or a failed refresh, reaches the caller as it is.
+ */
+export const authInterceptor =
+  (session: Session): Interceptor =>
+  (next) =>
+  async (request) => {
+    const tokens = session.current()
+    if (tokens !== undefined) request.header.set("authorization", `Bearer ${tokens.token}`)
+    try {
+      return await next(request)
+    } catch (error) {
+      if (tokens === undefined || ConnectError.from(error).code !== Code.Unauthenticated) throw error
+      const fresh = await session.refresh(tokens.token)
+      if (fresh === undefined) throw error
+      request.header.set("authorization", `Bearer ${fresh.token}`)
+      return await next(request)
+    }
+  }
+
+/** Connect JSON to the edge on the page's own origin, as connect-web in a browser speaks it. */
+export const makeTransport = (baseUrl: string, session: Session): Transport =>
+  createConnectTransport({ baseUrl, interceptors: [authInterceptor(session)] })

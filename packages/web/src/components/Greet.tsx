@@ -1,0 +1,43 @@
+import { useMutation } from "@connectrpc/connect-query"
+import { type FormEvent, useState } from "react"
+import { describe } from "../ErrorMessage.ts"
+import { greet } from "../gen/greeter/v1/greeter-GreeterService_connectquery.ts"
+
+/** greeter's Greet: the message, and what caller found at the external URL. */
+export function Greet() {
+  const [name, setName] = useState("")
+  const mutation = useMutation(greet)
+  const submit = (event: FormEvent) => {
+    event.preventDefault()
+    mutation.mutate({ name })
+  }
+  return (
+    <section className="card" aria-labelledby="greet-title">
+      <h2 id="greet-title">Greet</h2>
+      <form onSubmit={submit}>
+        <label>
+          Name
+          <input name="name" value={name} placeholder="World" onChange={(e) => setName(e.target.value)} />
+        </label>
+        <div className="actions">
+          <button type="submit" disabled={mutation.isPending}>
+            {mutation.isPending ? "Greeting…" : "Greet"}
+          </button>
+        </div>
+      </form>
+      {mutation.isError && (
+        <p role="alert" className="error">
+          {describe(mutation.error)}
+        </p>
+      )}
+      {mutation.isSuccess && (
+        <output className="result" aria-label="greeting">
+          <strong>{mutation.data.message}</strong>
+          <span>
+            external status {mutation.data.externalStatus}, {mutation.data.externalBodyLength} bytes
+          </span>
+        </output>
+      )}
+    </section>
+  )
+}

@@ -1,0 +1,51 @@
+import { useQuery } from "@tanstack/react-query"
+import { describe } from "../ErrorMessage.ts"
+import { authorized, usePlatform } from "../Platform.tsx"
+
+/** How often the panel asks the gateway (through the edge) for its breaker and budget. */
+export const POLL_MS = 1000
+
+/** The gateway's circuit breaker and retry budget, live: trip it and watch it open and close. */
+export function ResiliencePanel() {
+  const { api, session } = usePlatform()
+  const query = useQuery({
+    queryKey: ["resilience"],
+    queryFn: () => authorized(session, api.resilience),
+    refetchInterval: POLL_MS,
+    retry: false,
+  })
+  return (
+    <section className="card" aria-labelledby="resilience-title">
+      <h2 id="resilience-title">gateway → lang</h2>
+      {query.isPending && <p>Loading…</p>}
+      {query.isError && (
+        <p role="alert" className="error">
+          {describe(query.error)}
+        </p>
+      )}
+      {query.data !== undefined && (
+        <dl className="resilience">
+          <dt>Circuit breaker</dt>
+          <dd>
+            <span className={`state state-${query.data.breaker.state}`} data-testid="breaker-state">
+              {query.data.breaker.state}
+            </span>
+          </dd>
+          <dt>Consecutive failures</dt>
+          <dd data-testid="consecutive-failures">
+            {query.data.breaker.counts.consecutiveFailures} (opens at {query.data.breaker.consecutiveFailuresToTrip})
+          </dd>
+          <dt>Requests in this window</dt>
+          <dd>
+            {query.data.breaker.counts.requests} ({query.data.breaker.counts.totalFailures} failed)
+          </dd>
+          <dt>Retry budget</dt>
+          <dd data-testid="budget">
+            {query.data.budget.tokens.toFixed(1)} of {query.data.budget.capacity} tokens, +
+            {query.data.budget.refillPerSecond}/s
+          </dd>
+        </dl>
+      )}
+    </section>
+  )
+}

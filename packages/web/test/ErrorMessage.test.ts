@@ -1,0 +1,39 @@
+import { Code, ConnectError } from "@connectrpc/connect"
+import { assert, describe, it } from "@effect/vitest"
+import { EmailTaken, InvalidCredentials, TooManyAttempts } from "@platform/auth/Api"
+import { InvalidRequest } from "@platform/shared/RestApi"
+import { HttpClientError } from "effect/http"
+import { describe as sentence } from "../src/ErrorMessage.ts"
+
+describe("ErrorMessage.describe", () => {
+  it("a Connect error: its code as the wire names it, and its message", () => {
+    assert.strictEqual(
+      sentence(new ConnectError("circuit breaker is open", Code.Unavailable)),
+      "unavailable: circuit breaker is open",
+    )
+    assert.strictEqual(
+      sentence(new ConnectError("custom-lang-service returned 404", Code.NotFound)),
+      "not_found: custom-lang-service returned 404",
+    )
+    assert.strictEqual(sentence(new ConnectError("", Code.DeadlineExceeded)), "deadline_exceeded")
+  })
+
+  it("auth's errors: the contract's texts", () => {
+    assert.strictEqual(sentence(new InvalidCredentials()), "invalid email or password")
+    assert.strictEqual(sentence(new EmailTaken()), "email already exists")
+    assert.strictEqual(
+      sentence(new InvalidRequest({ error: "email must be a valid address" })),
+      "email must be a valid address",
+    )
+    assert.strictEqual(sentence(new TooManyAttempts({ retryAfterSeconds: 42 })), "too many attempts: try again in 42 s")
+  })
+
+  it("no answer at all says so", () => {
+    const request = { method: "GET", url: "http://localhost:30081/resilience" } as never
+    const error = new HttpClientError.HttpClientError({
+      reason: new HttpClientError.TransportError({ request, cause: new TypeError("fetch failed") }),
+    })
+    assert.strictEqual(sentence(error), "the platform did not answer: is it running?")
+    assert.strictEqual(sentence(undefined), "something went wrong")
+  })
+})
