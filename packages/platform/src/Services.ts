@@ -76,6 +76,9 @@ export const services: ReadonlyArray<Spec> = [
   },
 ]
 
+/** The web console's port in its own container (Compose, Kubernetes); the dev edge serves it itself. */
+export const WEB_PORT = 8080
+
 /** The local stand-in for greeter's external API (a fresh machine may have no internet). */
 export const EXTERNAL_STUB_PORT = 8099
 

@@ -1,7 +1,8 @@
 /**
  * `pnpm start` / `pnpm dev` at the root: the whole platform on one machine, with an embedded
  * PostgreSQL unless `DATABASE_URL_BASE` names a server, a local stand-in for the external API
- * unless `EXTERNAL_API_URL` names one, the five services and the edge on port 30081.
+ * unless `EXTERNAL_API_URL` names one, the five services, and the edge on port 30081 serving the
+ * web console (built first when its sources changed).
  * Ctrl-C stops the services (each drains), then the database; the exit code is 0.
  */
 import { createHash } from "node:crypto"
@@ -16,6 +17,7 @@ import * as EmbeddedPostgres from "./EmbeddedPostgres.ts"
 import { printer } from "./LogPrinter.ts"
 import { EMBEDDED_POSTGRES_PORT, EXTERNAL_STUB_PORT, type Name, services } from "./Services.ts"
 import * as Supervisor from "./Supervisor.ts"
+import * as WebConsole from "./WebConsole.ts"
 
 const root = fileURLToPath(new URL("../../..", import.meta.url))
 const mode = process.argv[2] === "dev" ? "dev" : "start"
@@ -128,6 +130,7 @@ const program = Effect.gen(function* () {
   yield* Effect.forEach(services, (spec) => Supervisor.checkPort(spec.name, portOf(spec.name)))
   if (!external) yield* Supervisor.checkPort("external API stand-in", EXTERNAL_STUB_PORT + offset)
 
+  yield* WebConsole.ensureBuilt(root)
   const server = yield* databaseServer
   const databases = services.flatMap((spec) => (spec.database === undefined ? [] : [spec.database]))
   yield* createDatabases(server.url, databases)
@@ -147,10 +150,12 @@ const program = Effect.gen(function* () {
       index,
       env: {
         ...(spec.database === undefined ? {} : { DATABASE_URL: databaseUrl(server.url, spec.database) }),
+        ...(spec.name === "edge" ? { EDGE_WEB_DIR: WebConsole.distDir(root) } : {}),
         ...spec.env(at, externalUrl),
       },
     }),
   )
+  if (mode === "dev") yield* WebConsole.watch(root, services.length)
   yield* Effect.forEach(running, (service) => Supervisor.healthy(service, READY_TIMEOUT), {
     concurrency: "unbounded",
     discard: true,

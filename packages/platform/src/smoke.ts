@@ -55,7 +55,22 @@ const main = async () => {
         return "ok"
       })
     }
+    for (const spec of services) {
+      await check(`${spec.name} /metrics`, async () => {
+        const response = await fetch(`http://127.0.0.1:${spec.port + offset}/metrics`)
+        const text = await response.text()
+        const families = text.split("\n").filter((line) => line.startsWith("# TYPE ")).length
+        expect(response.status === 200 && families > 0, `${response.status}, ${families} metric families`)
+        return `${families} metric families`
+      })
+    }
   }
+  await check("the web console at /", async () => {
+    const response = await fetch(`${edge}/`)
+    const html = await response.text()
+    expect(response.status === 200 && html.includes("<title>effect-platform console</title>"), `${response.status}`)
+    return "index.html"
+  })
 
   const email = `smoke-${randomUUID().slice(0, 8)}@example.com`
   const password = "correct horse battery"
