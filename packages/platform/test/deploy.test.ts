@@ -5,7 +5,7 @@ import { fileURLToPath } from "node:url"
 import { assert, describe, it } from "@effect/vitest"
 import { routes, settings } from "@platform/edge/Routes"
 import { parse, parseAllDocuments } from "yaml"
-import { services } from "../src/Services.ts"
+import { services, WEB_PORT } from "../src/Services.ts"
 
 /**
  * No Docker engine or cluster runs here, so Compose and Kubernetes are checked statically:
@@ -19,7 +19,7 @@ const read = (path: string) => readFileSync(join(root, path), "utf8")
 
 type Env = Record<string, string>
 interface ComposeService {
-  build?: { context: string; dockerfile: string; args: { SERVICE: string } }
+  build?: { context: string; dockerfile: string; args?: { SERVICE: string } }
   image?: string
   environment?: Env
   labels?: Env
@@ -41,33 +41,32 @@ interface EdgeRoute {
   readonly middlewares: ReadonlyArray<string>
 }
 
-const portOf = (name: string) => services.find((spec) => spec.name === name)?.port ?? -1
+const portOf = (name: string) => (name === "web" ? WEB_PORT : (services.find((spec) => spec.name === name)?.port ?? -1))
 const prefixOf = (rule: string) => rule.match(/^PathPrefix\(`([^`]+)`\)$/)?.[1] ?? `unparsed: ${rule}`
 
-const devRoutes: ReadonlyArray<EdgeRoute> = routes
-  .filter((route) => route.upstream !== "web")
-  .map((route) => ({
-    prefix: route.prefix,
-    upstream: route.upstream,
-    port: portOf(route.upstream),
-    h2c: route.h2c,
-    middlewares: route.middlewares,
-  }))
+const devRoutes: ReadonlyArray<EdgeRoute> = routes.map((route) => ({
+  prefix: route.prefix,
+  upstream: route.upstream,
+  port: portOf(route.upstream),
+  h2c: route.h2c,
+  middlewares: route.middlewares,
+}))
 
+/** Every Traefik router declared in a Compose service's labels (a service may have several). */
 const composeRoutes: ReadonlyArray<EdgeRoute> = Object.entries(compose.services).flatMap(([name, service]) => {
   const labels = service.labels ?? {}
   if (labels["traefik.enable"] !== "true") return []
-  return [
-    {
-      prefix: prefixOf(labels[`traefik.http.routers.${name}.rule`] ?? ""),
-      upstream: name,
-      port: Number(labels[`traefik.http.services.${name}.loadbalancer.server.port`]),
-      h2c: labels[`traefik.http.services.${name}.loadbalancer.server.scheme`] === "h2c",
-      middlewares: (labels[`traefik.http.routers.${name}.middlewares`] ?? "")
-        .split(",")
-        .map((m) => m.replace(/@file$/, "")),
-    },
-  ]
+  const routers = Object.keys(labels).flatMap((key) => key.match(/^traefik\.http\.routers\.([^.]+)\.rule$/)?.[1] ?? [])
+  return routers.map((router) => ({
+    prefix: prefixOf(labels[`traefik.http.routers.${router}.rule`] ?? ""),
+    upstream: name,
+    port: Number(labels[`traefik.http.services.${name}.loadbalancer.server.port`]),
+    h2c: labels[`traefik.http.services.${name}.loadbalancer.server.scheme`] === "h2c",
+    middlewares: (labels[`traefik.http.routers.${router}.middlewares`] ?? "")
+      .split(",")
+      .filter((m) => m !== "")
+      .map((m) => m.replace(/@file$/, "")),
+  }))
 })
 
 const kustomize = (overlay: string) =>
@@ -78,10 +77,11 @@ const kustomize = (overlay: string) =>
 const byName = (values: ReadonlyArray<EdgeRoute>) => [...values].sort((a, b) => a.prefix.localeCompare(b.prefix))
 
 describe("Docker Compose", () => {
-  it("has PostgreSQL 17, Traefik v3, the five services built from the Dockerfile, and their watchers", () => {
+  it("has PostgreSQL 17, Traefik v3, the five services built from the Dockerfile, the console, and their watchers", () => {
     assert.sameMembers(Object.keys(compose.services), [
       "postgres",
       "traefik",
+      "web",
       "prometheus",
       "tempo",
       "grafana",
@@ -166,6 +166,16 @@ describe("Docker Compose", () => {
     assert.match(dockerfile, /^USER node$/m)
     assert.match(dockerfile, /^HEALTHCHECK .*\n?.*HEALTH_PATH/m)
     assert.match(dockerfile, /HEALTH_PATH=\/healthz/)
+  })
+
+  it("the console has its own image: built by Vite, served by unprivileged nginx on its port", () => {
+    const dockerfile = read("packages/web/Dockerfile")
+    assert.match(dockerfile, /pnpm --dir packages\/web build/)
+    assert.match(dockerfile, /^FROM nginxinc\/nginx-unprivileged:/m)
+    assert.match(dockerfile, /COPY packages\/web\/nginx.conf/)
+    assert.match(read("packages/web/nginx.conf"), new RegExp(`listen ${WEB_PORT};`))
+    assert.match(read("packages/web/nginx.conf"), /try_files \$uri \/index.html;/)
+    assert.deepStrictEqual(compose.services.web?.build, { context: ".", dockerfile: "packages/web/Dockerfile" })
   })
 })
 
@@ -300,7 +310,7 @@ describe("one edge, three places", () => {
         upstream: route.services[0].name,
         port: route.services[0].port,
         h2c: route.services[0].scheme === "h2c",
-        middlewares: route.middlewares.map((middleware: { name: string }) => middleware.name),
+        middlewares: (route.middlewares ?? []).map((middleware: { name: string }) => middleware.name),
       })),
     )
 
