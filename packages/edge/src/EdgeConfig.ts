@@ -1,4 +1,4 @@
-import { invalid, optionalString, positiveInt } from "@platform/shared/ServiceConfig"
+import { httpUrl, optionalString, positiveInt } from "@platform/shared/ServiceConfig"
 import { Config, Context, Layer, Option } from "effect"
 import { settings, type Upstream } from "./Routes.ts"
 
@@ -12,22 +12,11 @@ export interface Settings {
   readonly rateBurst: number
 }
 
-const url = (name: string, fallback: string) =>
-  optionalString(name).pipe(
-    Config.flatMap((raw) => {
-      const value = Option.getOrElse(raw, () => fallback).replace(/\/+$/, "")
-      const parsed = URL.parse(value)
-      return parsed !== null && (parsed.protocol === "http:" || parsed.protocol === "https:")
-        ? Config.succeed(value)
-        : invalid(name, `expected an http(s) URL, got ${JSON.stringify(value)}`)
-    }),
-  )
-
 export const config: Config.Config<Settings> = Config.all({
   upstreams: Config.all({
-    greeter: url("EDGE_GREETER_URL", "http://localhost:8080"),
-    gateway: url("EDGE_GATEWAY_URL", "http://localhost:8082"),
-    auth: url("EDGE_AUTH_URL", "http://localhost:8090"),
+    greeter: httpUrl("EDGE_GREETER_URL", "http://localhost:8080"),
+    gateway: httpUrl("EDGE_GATEWAY_URL", "http://localhost:8082"),
+    auth: httpUrl("EDGE_AUTH_URL", "http://localhost:8090"),
     web: optionalString("EDGE_WEB_URL").pipe(Config.map(Option.map((value) => value.replace(/\/+$/, "")))),
   }),
   webDir: optionalString("EDGE_WEB_DIR"),

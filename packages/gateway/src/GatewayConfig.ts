@@ -1,4 +1,4 @@
-import { invalid, optionalString, positiveInt } from "@platform/shared/ServiceConfig"
+import { httpUrl, invalid, optionalString, positiveInt } from "@platform/shared/ServiceConfig"
 import { Config, Context, Duration, Layer, Option } from "effect"
 
 /** Every knob has the contract's value by default; tests and operators can shorten them. */
@@ -32,15 +32,7 @@ const count = (name: string, fallback: number) =>
 const millis = (name: string, fallback: number) => positiveInt(name, fallback).pipe(Config.map(Duration.millis))
 
 export const settings: Config.Config<Settings> = Config.all({
-  langBaseUrl: optionalString("CUSTOM_LANG_BASE_URL").pipe(
-    Config.flatMap((raw) => {
-      const value = Option.getOrElse(raw, () => "http://localhost:3000").replace(/\/+$/, "")
-      const url = URL.parse(value)
-      return url !== null && (url.protocol === "http:" || url.protocol === "https:")
-        ? Config.succeed(value)
-        : invalid("CUSTOM_LANG_BASE_URL", `expected an http(s) URL, got ${JSON.stringify(value)}`)
-    }),
-  ),
+  langBaseUrl: httpUrl("CUSTOM_LANG_BASE_URL", "http://localhost:3000"),
   attemptTimeout: millis("GATEWAY_ATTEMPT_TIMEOUT_MS", 1000),
   breakerMaxRequests: positiveInt("GATEWAY_BREAKER_MAX_REQUESTS", 3),
   breakerInterval: count("GATEWAY_BREAKER_INTERVAL_MS", 10_000).pipe(Config.map(Duration.millis)),

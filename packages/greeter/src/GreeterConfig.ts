@@ -1,4 +1,4 @@
-import { invalid, optionalString, positiveInt } from "@platform/shared/ServiceConfig"
+import { httpUrl, invalid, optionalString, positiveInt } from "@platform/shared/ServiceConfig"
 import { Config, Context, Duration, Layer, Option } from "effect"
 
 export interface Settings {
@@ -12,19 +12,8 @@ export interface Settings {
   readonly callerDeadline: Duration.Duration
 }
 
-const url = (name: string, fallback: string) =>
-  optionalString(name).pipe(
-    Config.flatMap((raw) => {
-      const value = Option.getOrElse(raw, () => fallback).replace(/\/+$/, "")
-      const parsed = URL.parse(value)
-      return parsed !== null && (parsed.protocol === "http:" || parsed.protocol === "https:")
-        ? Config.succeed(value)
-        : invalid(name, `expected an http(s) URL, got ${JSON.stringify(value)}`)
-    }),
-  )
-
 export const settings: Config.Config<Settings> = Config.all({
-  callerBaseUrl: url("CALLER_BASE_URL", "http://localhost:8081"),
+  callerBaseUrl: httpUrl("CALLER_BASE_URL", "http://localhost:8081"),
   externalApiUrl: optionalString("EXTERNAL_API_URL").pipe(Config.map(Option.getOrElse(() => "https://example.com/"))),
   callerProtocol: optionalString("CALLER_PROTOCOL").pipe(
     Config.flatMap(

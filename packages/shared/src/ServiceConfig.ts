@@ -70,6 +70,18 @@ const databaseUrl = url("DATABASE_URL", ["postgres:", "postgresql:"], "postgresq
   ),
 )
 
+/** An http(s) base URL without its trailing slashes, `fallback` when unset: where another service is. */
+export const httpUrl = (name: string, fallback: string) =>
+  optionalString(name).pipe(
+    Config.flatMap((raw) => {
+      const value = Option.getOrElse(raw, () => fallback).replace(/\/+$/, "")
+      const parsed = URL.parse(value)
+      return parsed !== null && (parsed.protocol === "http:" || parsed.protocol === "https:")
+        ? Config.succeed(value)
+        : invalid(name, `expected an http(s) URL, got ${JSON.stringify(value)}`)
+    }),
+  )
+
 /** A whole number above zero, `fallback` when unset. */
 export const positiveInt = (name: string, fallback: number) =>
   optionalString(name).pipe(
