@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Config, ConfigProvider, Duration, Effect, Option, Redacted } from "effect"
-import { describeError, redactUrl, settings } from "../src/ServiceConfig.ts"
+import { describeError, httpUrl, redactUrl, settings } from "../src/ServiceConfig.ts"
 
 const defaults = { name: "demo", port: 4000 }
 
@@ -86,4 +86,18 @@ describe("ServiceConfig", () => {
     const error = Effect.runSync(Effect.flip(Config.Port("X").parse(ConfigProvider.fromEnv({ env: { X: "no" } }))))
     assert.match(describeError(error), /^X: /)
   })
+
+  it.effect("httpUrl: the fallback when unset or empty, trailing slashes cut, anything else names the variable", () =>
+    Effect.gen(function* () {
+      const read = (env: Record<string, string>) =>
+        httpUrl("UPSTREAM_URL", "http://localhost:8080").parse(ConfigProvider.fromEnv({ env }))
+      assert.strictEqual(yield* read({}), "http://localhost:8080")
+      assert.strictEqual(yield* read({ UPSTREAM_URL: "" }), "http://localhost:8080")
+      assert.strictEqual(yield* read({ UPSTREAM_URL: "https://lang.internal:3000//" }), "https://lang.internal:3000")
+      for (const bad of ["lang:3000", "ftp://lang", "not a url"]) {
+        const message = describeError(yield* Effect.flip(read({ UPSTREAM_URL: bad })))
+        assert.strictEqual(message, `UPSTREAM_URL: expected an http(s) URL, got ${JSON.stringify(bad)}`)
+      }
+    }),
+  )
 })
