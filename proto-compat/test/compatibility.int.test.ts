@@ -2,7 +2,7 @@ import { fileURLToPath } from "node:url"
 import { assert, describe, layer } from "@effect/vitest"
 import * as Testing from "@platform/shared/Testing"
 import * as ExternalStub from "@platform/shared/testing/ExternalStub"
-import { freePort, start } from "@platform/shared/testing/Processes"
+import { freePort, service } from "@platform/shared/testing/Processes"
 import { Context, Effect, Layer } from "effect"
 import { SqlClient } from "effect/sql"
 import { type Answer, clients, grpcUnknownMethod, unknownMethod } from "./clients.ts"
@@ -33,21 +33,6 @@ interface Platform {
   readonly greeterDatabase: URL
 }
 class PlatformUnderTest extends Context.Service<PlatformUnderTest, Platform>()("test/Platform") {}
-
-const service = (main: string, env: Record<string, string>) =>
-  Effect.acquireRelease(
-    Effect.gen(function* () {
-      const port = yield* Effect.promise(freePort)
-      const running = start(main, { PORT: String(port), LOG_LEVEL: "info", ...env })
-      yield* Effect.promise(() => running.waitFor((line) => line.message === "ready" || line.level === "fatal"))
-      return { running, url: `http://127.0.0.1:${port}` }
-    }),
-    ({ running }) =>
-      Effect.promise(async () => {
-        running.child.kill("SIGTERM")
-        await running.exited
-      }),
-  ).pipe(Effect.map(({ url }) => url))
 
 const PlatformLive = Layer.effect(
   PlatformUnderTest,

@@ -5,7 +5,7 @@ import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect
 import { assert, describe, layer } from "@effect/vitest"
 import { GatewayService } from "@platform/proto-compat/gateway/v1"
 import * as Testing from "@platform/shared/Testing"
-import { freePort, start } from "@platform/shared/testing/Processes"
+import { service } from "@platform/shared/testing/Processes"
 import { Context, Effect, Layer } from "effect"
 import { SqlClient } from "effect/sql"
 
@@ -32,21 +32,6 @@ interface World {
   readonly slowGateway: string
 }
 class WorldUnderTest extends Context.Service<WorldUnderTest, World>()("test/World") {}
-
-const service = (main: string, env: Record<string, string>) =>
-  Effect.acquireRelease(
-    Effect.gen(function* () {
-      const port = yield* Effect.promise(freePort)
-      const running = start(main, { PORT: String(port), LOG_LEVEL: "info", ...env })
-      yield* Effect.promise(() => running.waitFor((line) => line.message === "ready"))
-      return { running, url: `http://127.0.0.1:${port}` }
-    }),
-    ({ running }) =>
-      Effect.promise(async () => {
-        running.child.kill("SIGTERM")
-        await running.exited
-      }),
-  ).pipe(Effect.map(({ url }) => url))
 
 const delayingProxy = (target: string, delay: { ms: number }) =>
   Effect.acquireRelease(

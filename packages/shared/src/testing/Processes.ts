@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from "node:child_process"
 import * as net from "node:net"
+import { Effect } from "effect"
 
 /** A free loopback port (closed again before it is returned, so a service can take it). */
 export const freePort = () =>
@@ -97,3 +98,23 @@ export const start = (script: string, env: Record<string, string>, nodeArgs: Rea
     })
   return { child, lines, stderr: () => stderr, exited, waitFor }
 }
+
+/**
+ * A service's `main.ts` as a user starts it, on a free loopback port, for the enclosing scope:
+ * its base URL once it logs `ready` (or fails at once if it logs `fatal`); SIGTERM and its exit
+ * when the scope closes.
+ */
+export const service = (main: string, env: Record<string, string>) =>
+  Effect.acquireRelease(
+    Effect.gen(function* () {
+      const port = yield* Effect.promise(freePort)
+      const running = start(main, { PORT: String(port), LOG_LEVEL: "info", ...env })
+      yield* Effect.promise(() => running.waitFor((line) => line.message === "ready" || line.level === "fatal"))
+      return { running, url: `http://127.0.0.1:${port}` }
+    }),
+    ({ running }) =>
+      Effect.promise(async () => {
+        running.child.kill("SIGTERM")
+        await running.exited
+      }),
+  ).pipe(Effect.map(({ url }) => url))
