@@ -1,7 +1,7 @@
 import { createHash, randomBytes, randomUUID } from "node:crypto"
 import * as ErrorMessage from "@platform/shared/ErrorMessage"
 import { InvalidRequest } from "@platform/shared/RestApi"
-import { Context, Duration, Effect, Exit, Layer, Metric, Option } from "effect"
+import { Cause, Context, Duration, Effect, Exit, Layer, Metric, Option } from "effect"
 import {
   type Credentials,
   DatabaseNotConfigured,
@@ -60,8 +60,7 @@ const exportLogins = Effect.forEach(
 
 const loginOutcome = (exit: Exit.Exit<unknown, { readonly _tag: string }>): (typeof outcomes)[number] => {
   if (Exit.isSuccess(exit)) return "success"
-  const failure = exit.cause.reasons.find((reason) => reason._tag === "Fail")
-  switch (failure?.error._tag) {
+  switch (Option.getOrUndefined(Cause.findErrorOption(exit.cause))?._tag) {
     case "InvalidCredentials":
       return "invalid_credentials"
     case "TooManyAttempts":

@@ -1,4 +1,4 @@
-import { Clock, Effect, Exit, Metric } from "effect"
+import { Cause, Clock, Effect, Exit, Metric, Option } from "effect"
 import { durationBoundaries, labelled } from "./Metrics.ts"
 
 /**
@@ -51,10 +51,9 @@ export const observe =
           Effect.flatMap(Clock.currentTimeNanos, (end) => {
             const seconds = Number(end - start) / 1e9
             if (Exit.isSuccess(exit)) return record(method, "ok", seconds)
-            const failure = exit.cause.reasons.find((reason) => reason._tag === "Fail")
-            if (failure !== undefined) return record(method, codeOf(failure.error), seconds)
-            const interrupted = exit.cause.reasons.every((reason) => reason._tag === "Interrupt")
-            return record(method, interrupted ? "canceled" : "internal", seconds)
+            const failure = Cause.findErrorOption(exit.cause)
+            if (Option.isSome(failure)) return record(method, codeOf(failure.value), seconds)
+            return record(method, Cause.hasInterruptsOnly(exit.cause) ? "canceled" : "internal", seconds)
           }),
         ),
       ),
