@@ -1,4 +1,5 @@
 import { useState } from "react"
+import { Alert } from "./components/Alert.tsx"
 import { Greet } from "./components/Greet.tsx"
 import { Invoke } from "./components/Invoke.tsx"
 import { ResiliencePanel } from "./components/ResiliencePanel.tsx"
@@ -37,11 +38,7 @@ export function App() {
         )}
       </header>
       <main>
-        {logoutError !== undefined && (
-          <p role="alert" className="error">
-            {logoutError}
-          </p>
-        )}
+        {logoutError !== undefined && <Alert>{logoutError}</Alert>}
         {tokens === undefined ? (
           <SignIn />
         ) : (

@@ -2,6 +2,7 @@ import { useMutation } from "@connectrpc/connect-query"
 import { type FormEvent, useState } from "react"
 import { describe } from "../ErrorMessage.ts"
 import { greet } from "../gen/greeter/v1/greeter-GreeterService_connectquery.ts"
+import { Alert } from "./Alert.tsx"
 
 /** greeter's Greet: the message, and what caller found at the external URL. */
 export function Greet() {
@@ -25,11 +26,7 @@ export function Greet() {
           </button>
         </div>
       </form>
-      {mutation.isError && (
-        <p role="alert" className="error">
-          {describe(mutation.error)}
-        </p>
-      )}
+      {mutation.isError && <Alert>{describe(mutation.error)}</Alert>}
       {mutation.isSuccess && (
         <output className="result" aria-label="greeting">
           <strong>{mutation.data.message}</strong>

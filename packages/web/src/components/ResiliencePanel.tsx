@@ -1,6 +1,7 @@
 import { useQuery } from "@tanstack/react-query"
 import { describe } from "../ErrorMessage.ts"
 import { authorized, usePlatform } from "../Platform.tsx"
+import { Alert } from "./Alert.tsx"
 
 /** How often the panel asks the gateway (through the edge) for its breaker and budget. */
 export const POLL_MS = 1000
@@ -18,11 +19,7 @@ export function ResiliencePanel() {
     <section className="card" aria-labelledby="resilience-title">
       <h2 id="resilience-title">gateway → lang</h2>
       {query.isPending && <p>Loading…</p>}
-      {query.isError && (
-        <p role="alert" className="error">
-          {describe(query.error)}
-        </p>
-      )}
+      {query.isError && <Alert>{describe(query.error)}</Alert>}
       {query.data !== undefined && (
         <dl className="resilience">
           <dt>Circuit breaker</dt>

@@ -1,6 +1,7 @@
 import { type FormEvent, useState } from "react"
 import { describe } from "../ErrorMessage.ts"
 import { usePlatform } from "../Platform.tsx"
+import { Alert } from "./Alert.tsx"
 
 /** Sign up (then in) or log in with an email and a password. */
 export function SignIn() {
@@ -60,11 +61,7 @@ export function SignIn() {
           </button>
         </div>
       </form>
-      {error !== undefined && (
-        <p role="alert" className="error">
-          {error}
-        </p>
-      )}
+      {error !== undefined && <Alert>{error}</Alert>}
     </section>
   )
 }
