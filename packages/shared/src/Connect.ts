@@ -127,6 +127,7 @@ export const layer = <S extends DescService, H extends Handlers<S, any, any>>(op
               ),
             ),
           )
+          // The adapter edge: connect-node calls a Promise-returning handler, so the Effect is run here.
           const exit = await Effect.runPromiseExitWith(runtime)(observed, { signal: context.signal })
           if (Exit.isSuccess(exit)) return exit.value
           throw answer ?? toWireError(exit.cause, toConnectError, context).error
