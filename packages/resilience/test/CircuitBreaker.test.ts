@@ -1,10 +1,11 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Deferred, Effect, Exit, Fiber, Metric, Stream } from "effect"
+import * as PrometheusText from "@platform/testkit/PrometheusText"
+import { SpanRecorder } from "@platform/testkit/SpanRecorder"
+import { Deferred, Duration, Effect, Exit, Fiber, Metric, Scope, Stream } from "effect"
 import { PrometheusMetrics } from "effect/observability"
 import { TestClock } from "effect/testing"
-import * as CircuitBreaker from "../../src/resilience/CircuitBreaker.ts"
-import { SpanRecorder } from "../../src/Telemetry.ts"
-import * as PrometheusText from "../../src/testing/PrometheusText.ts"
+import * as BreakerMetrics from "../src/BreakerMetrics.ts"
+import * as CircuitBreaker from "../src/CircuitBreaker.ts"
 
 /** The contract's gateway breaker: MaxRequests 3, Interval 10 s, Timeout 30 s, 5 consecutive failures. */
 const gatewayLike = CircuitBreaker.make<string>({
@@ -51,13 +52,16 @@ describe("CircuitBreaker (gobreaker semantics)", () => {
     }),
   )
 
-  it.effect("open: calls fail at once with BreakerOpen, without running", () =>
+  it.effect("open: calls fail at once with BreakerRejected (Open, and the time left), without running", () =>
     Effect.gen(function* () {
       const breaker = yield* gatewayLike
       yield* trip(breaker)
       let ran = false
+      yield* TestClock.adjust("10 seconds")
       const error = yield* Effect.flip(breaker.execute(Effect.sync(() => (ran = true))))
-      assert.strictEqual(error._tag, "BreakerOpen")
+      assert.strictEqual(error._tag, "BreakerRejected")
+      assert.strictEqual(error.reason._tag, "Open")
+      assert.strictEqual(error.reason._tag === "Open" ? Duration.toMillis(error.reason.retryAfter) : -1, 20_000)
       assert.strictEqual(error.message, "circuit breaker is open")
       assert.isFalse(ran)
     }),
@@ -74,7 +78,7 @@ describe("CircuitBreaker (gobreaker semantics)", () => {
     }),
   )
 
-  it.effect("half-open: at most maxRequests calls in flight; the next fails with BreakerTooManyRequests", () =>
+  it.effect("half-open: at most maxRequests calls in flight; the next is rejected (TooManyRequests)", () =>
     Effect.gen(function* () {
       const breaker = yield* gatewayLike
       yield* trip(breaker)
@@ -83,7 +87,8 @@ describe("CircuitBreaker (gobreaker semantics)", () => {
       const inFlight = yield* Effect.forEach([1, 2, 3], () => Effect.forkChild(breaker.execute(Deferred.await(gate))))
       yield* Effect.yieldNow
       const overflow = yield* Effect.flip(breaker.execute(Effect.void))
-      assert.strictEqual(overflow._tag, "BreakerTooManyRequests")
+      assert.strictEqual(overflow._tag, "BreakerRejected")
+      assert.strictEqual(overflow._tag === "BreakerRejected" ? overflow.reason._tag : "", "TooManyRequests")
       assert.strictEqual(overflow.message, "too many requests")
       yield* Deferred.succeed(gate, undefined)
       yield* Fiber.joinAll(inFlight)
@@ -187,9 +192,55 @@ describe("CircuitBreaker (gobreaker semantics)", () => {
       assert.isTrue(Exit.isSuccess(yield* Effect.exit(succeed(breaker))))
     }),
   )
-  it.effect("publishes its state over time, its transitions and rejections; a rejection marks the span", () =>
+  it.effect("execute is dual: data-first and in a pipe", () =>
     Effect.gen(function* () {
       const breaker = yield* gatewayLike
+      assert.strictEqual(yield* CircuitBreaker.execute(Effect.succeed(1), breaker), 1)
+      assert.strictEqual(yield* Effect.succeed(2).pipe(CircuitBreaker.execute(breaker)), 2)
+      assert.strictEqual(yield* Effect.flip(Effect.fail("x").pipe(CircuitBreaker.execute(breaker))), "x")
+      assert.strictEqual((yield* breaker.counts).requests, 3)
+    }),
+  )
+
+  it.effect("the change stream ends when the breaker's scope closes", () =>
+    Effect.gen(function* () {
+      const scope = yield* Scope.make()
+      const breaker = yield* gatewayLike.pipe(Scope.provide(scope))
+      const collected = yield* Effect.forkChild(Stream.runCollect(breaker.changes))
+      yield* Effect.yieldNow
+      yield* trip(breaker)
+      yield* Scope.close(scope, Exit.void)
+      const changes = yield* Fiber.join(collected)
+      assert.deepStrictEqual(
+        changes.map((change) => `${change.from}->${change.to}`),
+        ["closed->open"],
+      )
+    }),
+  )
+
+  it.effect("an observer is told of changes and rejections until its scope closes", () =>
+    Effect.gen(function* () {
+      const breaker = yield* gatewayLike
+      const told: Array<string> = []
+      const scope = yield* Scope.make()
+      yield* breaker
+        .observe({
+          onChange: (change) => Effect.sync(() => told.push(`${change.from}->${change.to}`)),
+          onRejection: (rejection) => Effect.sync(() => told.push(rejection.reason._tag)),
+        })
+        .pipe(Scope.provide(scope))
+      yield* trip(breaker)
+      yield* Effect.flip(breaker.execute(Effect.void))
+      yield* Scope.close(scope, Exit.void)
+      yield* Effect.flip(breaker.execute(Effect.void))
+      assert.deepStrictEqual(told, ["closed->open", "Open"])
+    }),
+  )
+
+  it.effect("BreakerMetrics: its state over time, its transitions and rejections; a rejection marks the span", () =>
+    Effect.gen(function* () {
+      const breaker = yield* gatewayLike
+      yield* BreakerMetrics.observe(breaker)
       const scrape = Effect.map(PrometheusMetrics.format(), PrometheusText.parse)
       const value = (metrics: PrometheusText.Scrape, name: string, labels: Record<string, string> = {}) =>
         PrometheusText.sum(metrics, name, { breaker: "test", ...labels })

@@ -1,11 +1,19 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Metric, Ref } from "effect"
+import * as PrometheusText from "@platform/testkit/PrometheusText"
+import { SpanRecorder } from "@platform/testkit/SpanRecorder"
+import { Effect, Fiber, Metric, Ref, Schedule } from "effect"
 import { PrometheusMetrics } from "effect/observability"
 import { TestClock } from "effect/testing"
 import fc from "fast-check"
-import * as RetryBudget from "../../src/resilience/RetryBudget.ts"
-import { SpanRecorder } from "../../src/Telemetry.ts"
-import * as PrometheusText from "../../src/testing/PrometheusText.ts"
+import * as BudgetMetrics from "../src/BudgetMetrics.ts"
+import * as RetryBudget from "../src/RetryBudget.ts"
+
+/** The contract's policy: one retry of a retryable failure, when the budget gives a token. */
+const oneRetry = <E>(budget: RetryBudget.RetryBudget, isRetryable: (error: E) => boolean) =>
+  Schedule.recurs(1).pipe(
+    Schedule.while(({ input }: { readonly input: E }) => isRetryable(input)),
+    RetryBudget.gate(budget),
+  )
 
 describe("RetryBudget", () => {
   it.effect("starts full, gives one token per take, refills continuously, never above capacity", () =>
@@ -33,7 +41,7 @@ describe("RetryBudget", () => {
           Ref.update(attempts, (n) => n + 1),
           Effect.fail(error),
         )
-      const policy = RetryBudget.retrySchedule(budget, { isRetryable: (error: string) => error === "retryable" })
+      const policy = oneRetry(budget, (error: string) => error === "retryable")
 
       yield* Effect.flip(Effect.retry(failing("fatal"), policy))
       assert.strictEqual(yield* Ref.getAndSet(attempts, 0), 1, "not retryable: one attempt")
@@ -67,7 +75,7 @@ describe("RetryBudget", () => {
             Effect.runPromise(
               Effect.gen(function* () {
                 const budget = yield* RetryBudget.make({ capacity, refillPerSecond })
-                const policy = RetryBudget.retrySchedule(budget, { isRetryable: () => true })
+                const policy = oneRetry(budget, () => true)
                 const attempts = yield* Ref.make(0)
                 let calls = 0
                 let elapsedMs = 0
@@ -99,10 +107,42 @@ describe("RetryBudget", () => {
       ),
     ),
   )
+  it.effect("gates any schedule: the inner schedule's delays are kept, its refusals take no token", () =>
+    Effect.gen(function* () {
+      const budget = yield* RetryBudget.make({ capacity: 2, refillPerSecond: 0 })
+      const attempts = yield* Ref.make(0)
+      const failing = Effect.andThen(
+        Ref.update(attempts, (n) => n + 1),
+        Effect.fail("down"),
+      )
+      const backoff = Schedule.exponential("100 millis").pipe(RetryBudget.gate(budget))
+      const fiber = yield* Effect.forkChild(Effect.flip(Effect.retry(failing, backoff)))
+      yield* Effect.yieldNow
+      assert.strictEqual(yield* Ref.get(attempts), 1)
+      yield* TestClock.adjust("99 millis")
+      assert.strictEqual(yield* Ref.get(attempts), 1, "the first retry waits its 100 ms")
+      yield* TestClock.adjust("1 millis")
+      assert.strictEqual(yield* Ref.get(attempts), 2)
+      yield* TestClock.adjust("200 millis")
+      assert.strictEqual(yield* Ref.get(attempts), 3, "then 200 ms")
+      yield* Fiber.join(fiber)
+      assert.strictEqual(yield* Ref.get(attempts), 3, "two tokens, two retries, then the budget stops it")
+
+      const refill = yield* RetryBudget.make({ capacity: 1, refillPerSecond: 0 })
+      const nothingRetryable = Schedule.recurs(3).pipe(
+        Schedule.while(() => false),
+        RetryBudget.gate(refill),
+      )
+      yield* Effect.flip(Effect.retry(Effect.fail("fatal"), nothingRetryable))
+      assert.strictEqual(yield* refill.tokens, 1, "a failure the policy does not retry takes no token")
+    }),
+  )
+
   it.effect("counts the retries it grants and refuses, publishes its tokens, and marks both on the span", () =>
     Effect.gen(function* () {
       const budget = yield* RetryBudget.make({ name: "lang", capacity: 1, refillPerSecond: 1 })
-      const policy = RetryBudget.retrySchedule(budget, { isRetryable: () => true })
+      yield* BudgetMetrics.observe(budget)
+      const policy = oneRetry(budget, () => true)
       const scrape = Effect.map(PrometheusMetrics.format(), PrometheusText.parse)
       const value = (metrics: PrometheusText.Scrape, name: string) =>
         PrometheusText.sum(metrics, name, { budget: "lang" })

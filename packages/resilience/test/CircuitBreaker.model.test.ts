@@ -2,7 +2,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Deferred, Effect, Fiber, Ref } from "effect"
 import { TestClock } from "effect/testing"
 import fc from "fast-check"
-import * as CircuitBreaker from "../../src/resilience/CircuitBreaker.ts"
+import * as CircuitBreaker from "../src/CircuitBreaker.ts"
 
 /**
  * Model-based tests: random sequences of calls that succeed, fail, die or are interrupted,
@@ -232,11 +232,12 @@ const run = ({ maxRequests, interval, timeout, trips, commands }: Scenario) =>
             pending.push({ fiber, gate, outcome: command.outcome, generation })
           } else {
             const exit = yield* Fiber.await(fiber)
-            const expected = rejection === "ErrOpenState" ? "BreakerOpen" : "BreakerTooManyRequests"
+            const expected = rejection === "ErrOpenState" ? "Open" : "TooManyRequests"
             assert.strictEqual(exit._tag, "Failure", `step ${step}: rejected by the model`)
             if (exit._tag === "Failure") {
               const error = exit.cause.reasons[0]
-              assert.strictEqual(error?._tag === "Fail" ? (error.error as { _tag: string })._tag : undefined, expected)
+              const rejected = error?._tag === "Fail" ? (error.error as CircuitBreaker.BreakerRejected) : undefined
+              assert.strictEqual(rejected?.reason._tag, expected)
             }
           }
           break
