@@ -9,12 +9,13 @@ import {
   createContextValues,
   type HandlerContext,
 } from "@connectrpc/connect"
-import { codeToString } from "@connectrpc/connect/protocol-connect"
+import { codeFromString, codeToString } from "@connectrpc/connect/protocol-connect"
 import { connectNodeAdapter } from "@connectrpc/connect-node"
 import { NodeHttpServerRequest } from "@effect/platform-node"
 import { Cause, Clock, Context, Duration, Effect, Exit, type Layer, Option, Result } from "effect"
 import { Headers, HttpRouter, HttpServerRequest, HttpServerResponse, HttpTraceContext } from "effect/http"
 import * as HttpTelemetry from "./HttpTelemetry.ts"
+import { secondsSince } from "./Metrics.ts"
 import * as RpcMetrics from "./RpcMetrics.ts"
 
 /** A unary method's handler, written as an Effect over the generated message types. */
@@ -44,6 +45,15 @@ export type HandlersServices<H> = {
   readonly [K in keyof H]: H[K] extends (...args: never) => Effect.Effect<unknown, unknown, infer R> ? R : never
 }[keyof H]
 
+/**
+ * How a failure is answered: a code by its wire name (`invalid_argument`, `unavailable`...;
+ * an unknown name is `internal`) and the message the client reads.
+ */
+export interface WireError {
+  readonly code: string
+  readonly message: string
+}
+
 /** The deadline a client asked for (`connect-timeout-ms`, `grpc-timeout`) passed. */
 const deadlineExceeded = () => new ConnectError("the deadline passed before the call finished", Code.DeadlineExceeded)
 
@@ -64,21 +74,26 @@ type NodeResponse = http.ServerResponse | http2.Http2ServerResponse
  * `<package>.<Service>/<Method>` that continues the client's trace, and is counted by
  * `RpcMetrics` under its Connect code (gRPC errors are HTTP 200s). The client's deadline
  * becomes an Effect timeout, and a client that cancels or goes away interrupts the fiber.
- * Failures are mapped to Connect codes by `toConnectError`; defects are logged and answered as
- * `internal` without details.
+ * Failures are answered as `toError` words them (a code name and a message, so that a service
+ * needs no Connect types of its own); defects are logged and answered as `internal` without
+ * details.
  */
 // biome-ignore lint/suspicious/noExplicitAny: the constraint only shapes the handlers; E and R are read from H
 export const layer = <S extends DescService, H extends Handlers<S, any, any>>(options: {
   readonly service: S
   readonly handlers: H
-  readonly toConnectError: (error: HandlersError<H>) => ConnectError
+  readonly toError: (error: HandlersError<H>) => WireError
 }): Layer.Layer<never, never, HttpRouter.HttpRouter | HandlersServices<H>> =>
   HttpRouter.use((router) =>
     Effect.gen(function* () {
       type E = HandlersError<H>
       type R = HandlersServices<H>
       const services = yield* Effect.context<R>()
-      const { service, handlers, toConnectError } = options
+      const { service, handlers } = options
+      const toConnectError = (error: E) => {
+        const { code, message } = options.toError(error)
+        return new ConnectError(message, codeFromString(code) ?? Code.Internal)
+      }
 
       const run = (method: string, handler: UnaryHandler<DescMessage, DescMessage, E, R>) => {
         const spanName = `${service.typeName}/${method}`
@@ -104,7 +119,7 @@ export const layer = <S extends DescService, H extends Handlers<S, any, any>>(op
             effect.pipe(
               Effect.onExit((exit) =>
                 Effect.gen(function* () {
-                  const seconds = Number((yield* Clock.currentTimeNanos) - start) / 1e9
+                  const seconds = yield* secondsSince(start)
                   if (Exit.isSuccess(exit)) return yield* RpcMetrics.record(labels, "ok", seconds)
                   const wire = toWireError(exit.cause, toConnectError, context)
                   answer = wire.error

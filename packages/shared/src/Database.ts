@@ -3,7 +3,7 @@ import { Clock, Context, Duration, Effect, Exit, Layer, Metric, Option, Redacted
 import { Reactivity } from "effect/reactivity"
 import { Migrator, SqlClient, type SqlError } from "effect/sql"
 import { describe } from "./ErrorMessage.ts"
-import { durationBoundaries, labelled } from "./Metrics.ts"
+import { durationBoundaries, labelled, secondsBetween } from "./Metrics.ts"
 import { redactUrl, ServiceConfig } from "./ServiceConfig.ts"
 
 /**
@@ -67,7 +67,7 @@ export const query =
                 Exit.isSuccess(exit)
                   ? operationSeries(`${name} ok`, () => ({ operation: name, outcome: "ok" }))
                   : operationSeries(`${name} error`, () => ({ operation: name, outcome: "error" })),
-                Number(end - start) / 1e9,
+                secondsBetween(start, end),
               ),
             ),
           ),
@@ -99,32 +99,53 @@ const isMissingDatabase = (error: SqlError.SqlError) => errorCode(error) === "3D
 
 const databaseName = (url: URL) => decodeURIComponent(url.pathname.slice(1))
 
+/** `url` naming the database `name` on the same server (credentials, host and port kept). */
+export const withDatabase = (url: URL, name: string) => {
+  const copy = new URL(url.href)
+  copy.pathname = `/${encodeURIComponent(name)}`
+  return copy
+}
+
 /**
- * Creates the service's database through the server's maintenance database. Two replicas
- * starting together may race; the loser sees `duplicate_database` and carries on.
+ * Creates the database `target` names, through the server's maintenance database (`postgres`,
+ * or `template1` where there is none); a database that exists already is left as it is. Two
+ * replicas starting together may race; the loser sees `duplicate_database` and carries on.
+ * Also what the test kit and the platform runner create their databases with.
  */
-const createDatabase = (target: URL, applicationName: string) =>
+export const createDatabase = (target: URL, applicationName = "platform") =>
   Effect.gen(function* () {
     const name = databaseName(target)
-    const attempt = (maintenance: string) => {
-      const url = new URL(target.href)
-      url.pathname = `/${maintenance}`
-      return Effect.scoped(
+    const attempt = (maintenance: string) =>
+      Effect.scoped(
         Effect.gen(function* () {
+          const url = withDatabase(target, maintenance)
           const sql = yield* PgClient.make({ url: Redacted.make(url.href), maxConnections: 1, applicationName })
-          yield* sql`CREATE DATABASE ${sql(name)}`.pipe(
+          const [found] = yield* sql<{ n: number }>`SELECT count(*)::int AS n FROM pg_database WHERE datname = ${name}`
+          if ((found?.n ?? 0) > 0) return false
+          return yield* sql`CREATE DATABASE ${sql(name)}`.pipe(
+            Effect.as(true),
             // duplicate_database, or the catalog's unique index when both CREATEs ran at once
             Effect.catchIf(
               (error) => errorCode(error) === "42P04" || errorCode(error) === "23505",
-              () => Effect.void,
+              () => Effect.succeed(false),
             ),
           )
         }),
       )
-    }
-    yield* attempt("postgres").pipe(Effect.catchIf(isMissingDatabase, () => attempt("template1")))
-    yield* Effect.logInfo(`created database ${name}`)
-  })
+    const created = yield* attempt("postgres").pipe(Effect.catchIf(isMissingDatabase, () => attempt("template1")))
+    if (created) yield* Effect.logInfo(`created database ${name}`)
+    return created
+  }).pipe(Effect.provide(Reactivity.layer))
+
+/** Drops the database `target` names, closing its connections first (PostgreSQL 13+). */
+export const dropDatabase = (target: URL, applicationName = "platform") =>
+  Effect.scoped(
+    Effect.gen(function* () {
+      const url = withDatabase(target, "postgres")
+      const sql = yield* PgClient.make({ url: Redacted.make(url.href), maxConnections: 1, applicationName })
+      yield* sql`DROP DATABASE IF EXISTS ${sql(databaseName(target))} WITH (FORCE)`
+    }),
+  ).pipe(Effect.provide(Reactivity.layer))
 
 const runMigrations = (migrations: Migrations) =>
   Migrator.make({})({ loader: Migrator.fromRecord(migrations), table: MIGRATIONS_TABLE }).pipe(

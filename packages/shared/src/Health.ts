@@ -2,21 +2,27 @@ import { Effect, Layer } from "effect"
 import { HttpRouter, HttpServerResponse } from "effect/http"
 import { DatabaseHealth } from "./Database.ts"
 
+/** What `GET /healthz` answers; each deployment words it its own way. */
+export interface Answers {
+  /** The body of the `200`, as text. */
+  readonly healthy: string
+  /** The body of the `503` when the database check fails: text, or a JSON value. */
+  readonly unhealthy: { readonly text: string } | { readonly json: unknown }
+}
+
 /**
- * `GET /healthz` exactly as the contract words it: `200 ok\n` when healthy, `503` when the
- * database check (`SELECT 1`) fails, with the body the original services of that kind send:
- * plain `db unhealthy\n` for Connect services, `{"error":"db health check failed"}` for REST.
- * A service without a database is healthy.
+ * `GET /healthz`: `200` when healthy, `503` when the database check (`SELECT 1`, bounded) fails,
+ * with the bodies `answers` gives. A service without a database is healthy.
  */
-export const layer = (style: "connect" | "rest") =>
+export const layer = (answers: Answers) =>
   Layer.unwrap(
     Effect.gen(function* () {
       const health = yield* DatabaseHealth
-      const healthy = HttpServerResponse.text("ok\n")
+      const healthy = HttpServerResponse.text(answers.healthy)
       const unhealthy =
-        style === "connect"
-          ? HttpServerResponse.text("db unhealthy\n", { status: 503 })
-          : HttpServerResponse.jsonUnsafe({ error: "db health check failed" }, { status: 503 })
+        "text" in answers.unhealthy
+          ? HttpServerResponse.text(answers.unhealthy.text, { status: 503 })
+          : HttpServerResponse.jsonUnsafe(answers.unhealthy.json, { status: 503 })
       return HttpRouter.add(
         "GET",
         "/healthz",

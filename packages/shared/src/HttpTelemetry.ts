@@ -9,7 +9,7 @@ import {
   type HttpServerResponse,
   HttpTraceContext,
 } from "effect/http"
-import { durationBoundaries, labelled } from "./Metrics.ts"
+import { durationBoundaries, labelled, secondsBetween } from "./Metrics.ts"
 
 /**
  * Requests as Prometheus and OpenTelemetry see them. Every request is counted and timed by the
@@ -47,11 +47,16 @@ export const setRoute = (route: string) =>
     if (Option.isSome(current)) current.value.route = route
   })
 
-/** Paths served without a span: probes and scrapes would drown the traces that matter. */
-const UNTRACED = new Set(["/healthz", "/metrics", "/ping"])
+/** How routes are traced, beyond a server span `<METHOD> <route>` for each. */
+export interface TracingOptions {
+  /** Paths served without a span: probes and scrapes would drown the traces that matter. */
+  readonly untraced?: ReadonlyArray<string> | undefined
+  /** Effect RPC mount points (`/rpc`): their server names its own spans, after the procedure. */
+  readonly rpcPaths?: ReadonlyArray<string> | undefined
+}
 
-/** Effect RPC's mount point: its server names its own spans, after the procedure. */
-export const RPC_PATH = "/rpc"
+/** Health and metrics are never traced. */
+export const DEFAULT_UNTRACED: ReadonlyArray<string> = ["/healthz", "/readyz", "/metrics"]
 
 /** The status the client got: what was written on the socket, whoever wrote it. */
 const statusSent = (request: HttpServerRequest.HttpServerRequest, fallback: number) => {
@@ -83,7 +88,7 @@ export const measure = <E, R>(
           const status = String(statusSent(request, fallback))
           const key = `${method} ${route} ${status}`
           const attributes = () => ({ method, route, status })
-          const seconds = Number(clock.currentTimeNanosUnsafe() - start) / 1e9
+          const seconds = secondsBetween(start, clock.currentTimeNanosUnsafe())
           active.modifyUnsafe(-1, fiber.context)
           requestSeries(key, attributes).updateUnsafe(1, fiber.context)
           durationSeries(key, attributes).updateUnsafe(seconds, fiber.context)
@@ -149,24 +154,41 @@ const endServerSpan = (
  * Per route: names the request's route for `measure`, and runs the handler in a server span
  * `<METHOD> <route>` (`POST /invoke`), a child of the caller's span when it sent one.
  */
-const traceRoute = HttpRouter.middleware((httpApp) =>
-  Effect.withFiber((fiber) => {
-    const request = Context.getUnsafe(fiber.context, HttpServerRequest.HttpServerRequest)
-    const { route } = Context.getUnsafe(fiber.context, HttpRouter.RouteContext)
-    const observed = Context.getOption(fiber.context, RequestRoute)
-    if (Option.isSome(observed)) observed.value.route = route.path
-    if (route.path === RPC_PATH) {
-      // Effect RPC over HTTP leaves the trace to HTTP: its server span continues the caller's.
-      const parent = HttpTraceContext.fromHeaders(request.headers)
-      return Option.isSome(parent) ? Effect.withParentSpan(httpApp, parent.value) : httpApp
-    }
-    if (UNTRACED.has(route.path) || route.path.endsWith("*")) return httpApp
-    return withServerSpan(`${request.method} ${route.path}`, request, { "http.route": route.path })(httpApp)
-  }),
-).layer
+const traceRoute = (options: TracingOptions) => {
+  const untraced = new Set(options.untraced ?? DEFAULT_UNTRACED)
+  const rpcPaths = new Set(options.rpcPaths ?? [])
+  return HttpRouter.middleware((httpApp) =>
+    Effect.withFiber((fiber) => {
+      const request = Context.getUnsafe(fiber.context, HttpServerRequest.HttpServerRequest)
+      const { route } = Context.getUnsafe(fiber.context, HttpRouter.RouteContext)
+      const observed = Context.getOption(fiber.context, RequestRoute)
+      if (Option.isSome(observed)) observed.value.route = route.path
+      if (rpcPaths.has(route.path)) {
+        // Effect RPC over HTTP leaves the trace to HTTP: its server span continues the caller's.
+        const parent = HttpTraceContext.fromHeaders(request.headers)
+        return Option.isSome(parent) ? Effect.withParentSpan(httpApp, parent.value) : httpApp
+      }
+      if (untraced.has(route.path) || route.path.endsWith("*")) return httpApp
+      return withServerSpan(`${request.method} ${route.path}`, request, { "http.route": route.path })(httpApp)
+    }),
+  ).layer
+}
 
 /** Every route layer given here gets its span and its route name. */
-export const traceRoutes = <A, E, R>(routes: Layer.Layer<A, E, R>) => Layer.provide(routes, traceRoute)
+export const traceRoutes = <A, E, R>(routes: Layer.Layer<A, E, R>, options: TracingOptions = {}) =>
+  Layer.provide(routes, traceRoute(options))
 
 /** Effect's own server span is named after the method alone: ours replace it. */
 export const disableDefaultSpans = Layer.succeed(HttpMiddleware.TracerDisabledWhen)(() => true)
+
+/**
+ * Runs `f` in a client span `name` whose W3C trace headers (`traceparent`) `f` sends with its
+ * call, for clients that Effect does not trace itself (Connect, undici): the server continues
+ * the trace from there.
+ */
+export const withClientSpan = <A, E, R>(
+  name: string,
+  attributes: Record<string, unknown>,
+  f: (traceHeaders: Readonly<Record<string, string>>, span: Tracer.Span) => Effect.Effect<A, E, R>,
+): Effect.Effect<A, E, R> =>
+  Effect.useSpan(name, { kind: "client", attributes }, (span) => f(HttpTraceContext.toHeaders(span), span))

@@ -27,8 +27,23 @@ export const labelled = <Input, State>(metric: Metric.Metric<Input, State>) => {
   }
 }
 
+/** Seconds between two readings of the clock's nanoseconds, for a duration histogram. */
+export const secondsBetween = (start: bigint, end: bigint) => Number(end - start) / 1e9
+
 /** Seconds since `start` (the clock's nanoseconds), for a duration histogram. */
-export const secondsSince = (start: bigint) => Effect.map(Clock.currentTimeNanos, (now) => Number(now - start) / 1e9)
+export const secondsSince = (start: bigint) => Effect.map(Clock.currentTimeNanos, (now) => secondsBetween(start, now))
+
+/**
+ * Exports each labelled series of `counter` at zero, from the start: Prometheus' `increase()`
+ * cannot see a counter's first increment when the series appears with it.
+ */
+export const atZero = (
+  counter: Metric.Metric<number, unknown>,
+  labelSets: Iterable<Metric.Metric.Attributes>,
+): Effect.Effect<void> =>
+  Effect.forEach(labelSets, (attributes) => Metric.update(Metric.withAttributes(counter, attributes), 0), {
+    discard: true,
+  })
 
 /**
  * What must be brought up to date before each scrape: a gauge that depends on time (a circuit

@@ -1,5 +1,5 @@
 import { Cause, Clock, Effect, Exit, Metric, Option } from "effect"
-import { durationBoundaries, labelled } from "./Metrics.ts"
+import { durationBoundaries, labelled, secondsBetween } from "./Metrics.ts"
 
 /**
  * RPCs as Prometheus sees them, whatever carried them (Connect, gRPC, gRPC-Web, Effect RPC):
@@ -49,7 +49,7 @@ export const observe =
       effect.pipe(
         Effect.onExit((exit) =>
           Effect.flatMap(Clock.currentTimeNanos, (end) => {
-            const seconds = Number(end - start) / 1e9
+            const seconds = secondsBetween(start, end)
             if (Exit.isSuccess(exit)) return record(method, "ok", seconds)
             const failure = Cause.findErrorOption(exit.cause)
             if (Option.isSome(failure)) return record(method, codeOf(failure.value), seconds)

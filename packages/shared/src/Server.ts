@@ -124,8 +124,8 @@ export const layerTest = Layer.unwrap(
  * and traced (`HttpTelemetry`). Effect's per-request access log is off: at thousands of
  * requests a second it would dominate the output; requests are traced and measured instead.
  */
-export const serve = <A, E, R>(routes: Layer.Layer<A, E, R>) =>
-  HttpRouter.serve(HttpTelemetry.traceRoutes(Layer.merge(routes, Metrics.routes)), {
+export const serve = <A, E, R>(routes: Layer.Layer<A, E, R>, options: HttpTelemetry.TracingOptions = {}) =>
+  HttpRouter.serve(HttpTelemetry.traceRoutes(Layer.merge(routes, Metrics.routes), options), {
     disableLogger: true,
     middleware: HttpTelemetry.measure,
   }).pipe(Layer.provide(HttpTelemetry.disableDefaultSpans))

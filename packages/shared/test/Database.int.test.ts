@@ -1,10 +1,11 @@
 import * as net from "node:net"
 import { assert, describe, it } from "@effect/vitest"
+import * as TestDatabase from "@platform/testkit/TestDatabase"
+import * as TestServer from "@platform/testkit/TestServer"
 import { Effect, Layer, Logger } from "effect"
 import { SqlClient } from "effect/sql"
 import * as Database from "../src/Database.ts"
 import { jsonLogger } from "../src/Logging.ts"
-import * as Testing from "../src/Testing.ts"
 
 const defaults = { name: "db-test", port: 1 }
 
@@ -31,7 +32,7 @@ const startOnce = (url: URL, env: Record<string, string> = {}) =>
       }).pipe(
         Effect.provide(
           Database.layer(migrations).pipe(
-            Layer.provide(Testing.config(defaults, { DATABASE_URL: url.href, ...env })),
+            Layer.provide(TestServer.config(defaults, { DATABASE_URL: url.href, ...env })),
             Layer.provide(logger),
           ),
         ),
@@ -43,7 +44,7 @@ const startOnce = (url: URL, env: Record<string, string> = {}) =>
 describe("Database", () => {
   it.live("creates a missing database, applies the migrations, and a second start changes nothing", () =>
     Effect.gen(function* () {
-      const url = yield* Testing.unusedDatabase("db_test")
+      const url = yield* TestDatabase.unusedDatabase("db_test")
       const first = yield* startOnce(url)
       assert.include(first.messages, `created database ${url.pathname.slice(1)}`)
       assert.include(first.messages, "applied migrations: 1_create_notes, 2_add_author")
@@ -60,7 +61,7 @@ describe("Database", () => {
 
   it.live("two replicas starting at once on a new database both come up, and migrate it once", () =>
     Effect.gen(function* () {
-      const url = yield* Testing.unusedDatabase("db_race")
+      const url = yield* TestDatabase.unusedDatabase("db_race")
       const [a, b] = yield* Effect.all([startOnce(url), startOnce(url)], { concurrency: 2 })
       assert.deepStrictEqual(a.applied, b.applied)
       assert.strictEqual(a.applied.length, 2)
@@ -69,8 +70,8 @@ describe("Database", () => {
 
   it.live("waits for a server that is not up yet, saying so, then connects", () =>
     Effect.gen(function* () {
-      const url = yield* Testing.freshDatabase("db_late")
-      const real = Testing.serverUrl()
+      const url = yield* TestDatabase.freshDatabase("db_late")
+      const real = TestDatabase.serverUrl()
       // A port with nothing behind it until, a moment later, a proxy to the real server opens on it.
       const port = yield* Effect.promise(
         () =>
@@ -99,11 +100,13 @@ describe("Database", () => {
 
   it.live("a migration that fails stops start-up with the database's own reason", () =>
     Effect.gen(function* () {
-      const url = yield* Testing.freshDatabase("db_bad")
+      const url = yield* TestDatabase.freshDatabase("db_bad")
       const broken = { "0001_broken": Effect.flatMap(SqlClient.SqlClient, (sql) => sql`CREATE TABLE (`) }
       const error = yield* Effect.flip(
         Effect.scoped(
-          Layer.build(Database.layer(broken).pipe(Layer.provide(Testing.config(defaults, { DATABASE_URL: url.href })))),
+          Layer.build(
+            Database.layer(broken).pipe(Layer.provide(TestServer.config(defaults, { DATABASE_URL: url.href }))),
+          ),
         ),
       )
       assert.strictEqual(error._tag, "DatabaseUnavailable")
@@ -115,12 +118,12 @@ describe("Database", () => {
     Effect.gen(function* () {
       const lines: Array<{ message: string }> = []
       const logger = Logger.layer([jsonLogger("db-test", (line) => lines.push(JSON.parse(line)))])
-      const Marker = Layer.succeed(Testing.SqlClient.SqlClient, undefined as never)
+      const Marker = Layer.succeed(SqlClient.SqlClient, undefined as never)
       const health = yield* Effect.scoped(
         Effect.flatMap(Database.DatabaseHealth, (health) => Effect.as(health.check, health.enabled)).pipe(
           Effect.provide(
             Database.layerOptional({ migrations, enabled: Marker, disabled: Layer.empty }).pipe(
-              Layer.provide(Testing.config(defaults, {})),
+              Layer.provide(TestServer.config(defaults, {})),
               Layer.provide(logger),
             ),
           ),

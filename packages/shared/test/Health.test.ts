@@ -4,9 +4,15 @@ import { HttpRouter } from "effect/http"
 import { DatabaseHealth, DatabaseUnavailable } from "../src/Database.ts"
 import * as Health from "../src/Health.ts"
 
+/** The two ways the contract's services word it: plain text (Go), a JSON error body (Express). */
+const answers = {
+  connect: { healthy: "ok\n", unhealthy: { text: "db unhealthy\n" } },
+  rest: { healthy: "ok\n", unhealthy: { json: { error: "db health check failed" } } },
+} satisfies Record<string, Health.Answers>
+
 const healthz = (style: "connect" | "rest", database: Layer.Layer<DatabaseHealth>) =>
   Effect.promise(async () => {
-    const { handler, dispose } = HttpRouter.toWebHandler(Health.layer(style).pipe(Layer.provide(database)), {
+    const { handler, dispose } = HttpRouter.toWebHandler(Health.layer(answers[style]).pipe(Layer.provide(database)), {
       disableLogger: true,
     })
     try {
@@ -36,7 +42,7 @@ describe("GET /healthz", () => {
     )
   }
 
-  it.effect("connect: 503 db unhealthy\\n in plain text when the check fails", () =>
+  it.effect("text: 503 db unhealthy\\n in plain text when the check fails", () =>
     Effect.gen(function* () {
       const response = yield* healthz("connect", down)
       assert.strictEqual(response.status, 503)
@@ -45,7 +51,7 @@ describe("GET /healthz", () => {
     }),
   )
 
-  it.effect('rest: 503 {"error":"db health check failed"} when the check fails', () =>
+  it.effect('json: 503 {"error":"db health check failed"} when the check fails', () =>
     Effect.gen(function* () {
       const response = yield* healthz("rest", down)
       assert.strictEqual(response.status, 503)

@@ -1,20 +1,22 @@
 import * as http2 from "node:http2"
 import { assert, describe, it } from "@effect/vitest"
+import * as PrometheusText from "@platform/testkit/PrometheusText"
+import { SpanRecorder } from "@platform/testkit/SpanRecorder"
+import * as TestServer from "@platform/testkit/TestServer"
 import { Effect, Layer } from "effect"
 import { HttpRouter, HttpServerResponse } from "effect/http"
 import { DatabaseHealth } from "../src/Database.ts"
 import * as Health from "../src/Health.ts"
 import * as Server from "../src/Server.ts"
-import { SpanRecorder } from "../src/Telemetry.ts"
-import * as Testing from "../src/Testing.ts"
-import * as PrometheusText from "../src/testing/PrometheusText.ts"
 
 const Routes = Layer.mergeAll(
   HttpRouter.add("GET", "/items/:id", HttpServerResponse.text("item\n")),
   HttpRouter.add("POST", "/items", HttpServerResponse.text("created\n", { status: 201 })),
   HttpRouter.add("GET", "/broken", Effect.die(new Error("a bug"))),
   HttpRouter.add("GET", "/busy", HttpServerResponse.text("busy\n", { status: 503 })),
-  Health.layer("rest").pipe(Layer.provide(DatabaseHealth.disabled)),
+  Health.layer({ healthy: "ok\n", unhealthy: { json: { error: "db health check failed" } } }).pipe(
+    Layer.provide(DatabaseHealth.disabled),
+  ),
 )
 
 /** A server on the kernel, traced into a recorder; its base URL. */
@@ -22,10 +24,10 @@ const serve = Effect.gen(function* () {
   const context = yield* Layer.build(
     Server.serve(Routes).pipe(
       Layer.provideMerge(Server.layerTest),
-      Layer.provide(Testing.config({ name: "telemetry-test", port: 1 }, {})),
+      Layer.provide(TestServer.config({ name: "telemetry-test", port: 1 }, {})),
     ),
   )
-  return yield* Testing.baseUrl.pipe(Effect.provide(context))
+  return yield* TestServer.baseUrl.pipe(Effect.provide(context))
 })
 
 const get = (url: string, init: RequestInit = {}) =>

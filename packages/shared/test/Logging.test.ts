@@ -1,7 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
+import * as TestServer from "@platform/testkit/TestServer"
 import { Effect, Layer, Logger, type Tracer } from "effect"
 import * as Logging from "../src/Logging.ts"
-import * as Testing from "../src/Testing.ts"
 
 const capture = () => {
   const lines: Array<Record<string, unknown>> = []
@@ -73,7 +73,7 @@ describe("Logging", () => {
         yield* program.pipe(
           Effect.provide(
             Logging.layerWriting((line) => written.push(JSON.parse(line).message)).pipe(
-              Layer.provide(Testing.config({ name: "demo", port: 1 }, { LOG_LEVEL: level })),
+              Layer.provide(TestServer.config({ name: "demo", port: 1 }, { LOG_LEVEL: level })),
             ),
           ),
         )

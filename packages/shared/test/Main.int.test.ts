@@ -1,7 +1,7 @@
 import * as net from "node:net"
 import { fileURLToPath } from "node:url"
 import { assert, describe, it } from "@effect/vitest"
-import { freePort, start } from "../src/testing/Processes.ts"
+import { freePort, start } from "@platform/testkit/Processes"
 
 const fixture = fileURLToPath(new URL("./fixtures/service.ts", import.meta.url))
 

@@ -1,8 +1,8 @@
 import { assert, describe, it } from "@effect/vitest"
+import * as PrometheusText from "@platform/testkit/PrometheusText"
 import { Effect, Fiber, Metric } from "effect"
 import { PrometheusMetrics } from "effect/observability"
 import * as RpcMetrics from "../src/RpcMetrics.ts"
-import * as PrometheusText from "../src/testing/PrometheusText.ts"
 
 const method = { system: "effect_rpc", service: "test.Service", method: "Call" }
 

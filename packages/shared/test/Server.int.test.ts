@@ -3,10 +3,10 @@ import * as http2 from "node:http2"
 import * as net from "node:net"
 import { NodeHttpServerRequest } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
+import * as TestServer from "@platform/testkit/TestServer"
 import { Effect, Exit, Fiber, Layer, Scope } from "effect"
 import { HttpRouter, HttpServerRequest, HttpServerResponse } from "effect/http"
 import * as Server from "../src/Server.ts"
-import * as Testing from "../src/Testing.ts"
 
 const Routes = Layer.mergeAll(
   HttpRouter.add(
@@ -21,7 +21,7 @@ const Routes = Layer.mergeAll(
 
 const App = Server.serve(Routes).pipe(
   Layer.provideMerge(Server.layerTest),
-  Layer.provide(Testing.config({ name: "server-test", port: 1 }, { SHUTDOWN_TIMEOUT_MS: "5000" })),
+  Layer.provide(TestServer.config({ name: "server-test", port: 1 }, { SHUTDOWN_TIMEOUT_MS: "5000" })),
 )
 
 const http1Get = (base: string, path: string, agent: http.Agent | false = false) =>
@@ -70,7 +70,7 @@ const http2Get = (base: string, path: string) =>
 describe("Server", () => {
   it.live("serves HTTP/1.1 and cleartext HTTP/2 (prior knowledge) on the same port", () =>
     Effect.gen(function* () {
-      const base = yield* Testing.baseUrl
+      const base = yield* TestServer.baseUrl
       const one = yield* Effect.promise(() => http1Get(base, "/hello"))
       assert.deepStrictEqual(one, { status: 200, body: "hello over HTTP/1.1\n", version: "1.1", connection: "close" })
       const two = yield* Effect.promise(() => http2Get(base, "/hello"))
@@ -87,7 +87,7 @@ describe("Server", () => {
 
   it.live("a client whose first bytes arrive a few at a time is still classified right", () =>
     Effect.gen(function* () {
-      const target = Number(new URL(yield* Testing.baseUrl).port)
+      const target = Number(new URL(yield* TestServer.baseUrl).port)
       // A proxy that trickles the start of every connection to the server three bytes at a time.
       const proxy = yield* Effect.acquireRelease(
         Effect.promise(
@@ -127,7 +127,7 @@ describe("Server", () => {
     Effect.gen(function* () {
       const scope = yield* Scope.make()
       const context = yield* Layer.buildWithScope(App, scope)
-      const base = yield* Testing.baseUrl.pipe(Effect.provide(context))
+      const base = yield* TestServer.baseUrl.pipe(Effect.provide(context))
       const keepAlive = new http.Agent({ keepAlive: true })
       // Warm a keep-alive connection: the drain must close it after its in-flight response.
       assert.strictEqual((yield* Effect.promise(() => http1Get(base, "/hello", keepAlive))).connection, "keep-alive")

@@ -1,27 +1,10 @@
 import * as http from "node:http"
 import { assert, describe, it } from "@effect/vitest"
+import * as TestServer from "@platform/testkit/TestServer"
 import { Effect, Layer } from "effect"
 import * as Telemetry from "../src/Telemetry.ts"
-import * as Testing from "../src/Testing.ts"
 
 describe("Telemetry", () => {
-  it.effect("the in-memory recorder sees every ended span with its parent link", () =>
-    Effect.gen(function* () {
-      const recorder = yield* Telemetry.SpanRecorder
-      yield* Effect.void.pipe(Effect.withSpan("child"), Effect.withSpan("parent", { kind: "server" }))
-      const spans = yield* recorder.spans
-      const [child, parent] = spans
-      assert.deepStrictEqual(
-        spans.map((span) => span.name),
-        ["child", "parent"],
-      )
-      assert.strictEqual(child?.traceId, parent?.traceId)
-      assert.strictEqual(child?.parentSpanId, parent?.spanId)
-      assert.isUndefined(parent?.parentSpanId)
-      assert.strictEqual(parent?.kind, "server")
-    }).pipe(Effect.provide(Telemetry.SpanRecorder.layer)),
-  )
-
   it.live("with OTEL_EXPORTER_OTLP_ENDPOINT set, spans reach an OTLP/HTTP receiver by the time the layer closes", () =>
     Effect.gen(function* () {
       const received: Array<{ path: string; body: string }> = []
@@ -45,7 +28,7 @@ describe("Telemetry", () => {
         (server) => Effect.sync(() => server.close()),
       )
       const { port } = receiver.address() as { port: number }
-      const config = Testing.config(
+      const config = TestServer.config(
         { name: "telemetry-test", port: 1 },
         { OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}`, OTEL_SERVICE_NAME: "exported-service" },
       )

@@ -2,7 +2,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect, Metric } from "effect"
 import { PrometheusMetrics } from "effect/observability"
 import fc from "fast-check"
-import * as PrometheusText from "../src/testing/PrometheusText.ts"
+import * as PrometheusText from "../src/PrometheusText.ts"
 
 /** One update of a counter, a gauge or a histogram, with a label value that may need escaping. */
 const update = fc.record({
