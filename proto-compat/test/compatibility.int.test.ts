@@ -1,8 +1,8 @@
 import { fileURLToPath } from "node:url"
 import { assert, describe, layer } from "@effect/vitest"
-import * as Testing from "@platform/shared/Testing"
-import * as ExternalStub from "@platform/shared/testing/ExternalStub"
-import { freePort, service } from "@platform/shared/testing/Processes"
+import * as ExternalStub from "@platform/platform/ExternalStub"
+import { freePort, service } from "@platform/testkit/Processes"
+import * as TestDatabase from "@platform/testkit/TestDatabase"
 import { Context, Effect, Layer } from "effect"
 import { SqlClient } from "effect/sql"
 import { type Answer, clients, grpcUnknownMethod, unknownMethod } from "./clients.ts"
@@ -41,8 +41,8 @@ const PlatformLive = Layer.effect(
       Effect.promise(() => ExternalStub.start()),
       (stub) => Effect.promise(stub.close),
     )
-    const callerDatabase = yield* Testing.freshDatabase("compat_caller")
-    const greeterDatabase = yield* Testing.freshDatabase("compat_greeter")
+    const callerDatabase = yield* TestDatabase.freshDatabase("compat_caller")
+    const greeterDatabase = yield* TestDatabase.freshDatabase("compat_greeter")
     const caller = yield* service(callerMain, { DATABASE_URL: callerDatabase.href })
     const greeterWith = (env: Record<string, string>) =>
       service(greeterMain, { CALLER_BASE_URL: caller, EXTERNAL_API_URL: stub.url, ...env })
@@ -80,7 +80,7 @@ const count = (database: URL, table: "greetings" | "call_logs", where: string) =
     (sql) => sql<{ n: number }>`SELECT count(*)::int AS n FROM ${sql(table)} WHERE ${sql.unsafe(where)}`,
   ).pipe(
     Effect.map((rows) => rows[0]?.n ?? 0),
-    Effect.provide(Testing.sqlClient(database)),
+    Effect.provide(TestDatabase.sqlClient(database)),
   )
 
 layer(PlatformLive, { excludeTestServices: true, concurrent: true, timeout: "120 seconds" })(
@@ -179,7 +179,9 @@ layer(PlatformLive, { excludeTestServices: true, concurrent: true, timeout: "120
                 service: "greeter.v1.GreeterService",
                 method: "Greet",
                 request: { name: "hurried" },
-                timeoutMs: 300,
+                // Short of the external API's 1.5 s, long enough to reach it with every file's
+                // servers sharing two cores: the point is the cancel, not the race to get there.
+                timeoutMs: 1000,
               }),
             ),
           ),

@@ -1,6 +1,6 @@
-import { ErrorResponse, InvalidRequest, RequestValidation } from "@platform/shared/RestApi"
 import { Schema } from "effect"
 import { HttpApi, HttpApiEndpoint, HttpApiGroup, HttpApiSchema } from "effect/http-api"
+import { ErrorResponse, InvalidRequest, RequestValidation } from "./ErrorBody.ts"
 
 /**
  * The REST contract of auth, declared once: the service serves it, the edge's forward-auth and

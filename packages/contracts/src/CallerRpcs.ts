@@ -1,11 +1,11 @@
-import { Code } from "@connectrpc/connect"
 import { Schema } from "effect"
 import { Rpc, RpcGroup } from "effect/rpc"
+import type { RpcCode } from "./RpcCode.ts"
 
 /**
  * caller's contract for our own services (Effect RPC on `/rpc`): what greeter calls. The same
  * operation is served as `caller.v1.CallerService/CallExternal` over Connect, gRPC and gRPC-Web
- * for everyone else (see `proto-compat`); both share the errors below.
+ * for everyone else (see `proto-compat`); both share the errors below and their codes.
  */
 
 /** Not an absolute http(s) URL. */
@@ -34,19 +34,12 @@ export type CallError = typeof CallError.Type
  * The contract's code for each failure: what caller answers over Connect, and what greeter
  * passes through unchanged when caller fails its call.
  */
-export const codeOf = (error: CallError): Code => {
-  switch (error._tag) {
-    case "InvalidUrl":
-      return Code.InvalidArgument
-    case "UrlNotAllowed":
-      return Code.PermissionDenied
-    case "ExternalTimeout":
-      return Code.DeadlineExceeded
-    case "ExternalUnreachable":
-      return Code.Unavailable
-    case "BodyTooLarge":
-      return Code.ResourceExhausted
-  }
+export const codeOf: Readonly<Record<CallError["_tag"], RpcCode>> = {
+  InvalidUrl: "invalid_argument",
+  UrlNotAllowed: "permission_denied",
+  ExternalTimeout: "deadline_exceeded",
+  ExternalUnreachable: "unavailable",
+  BodyTooLarge: "resource_exhausted",
 }
 
 export const CallResult = Schema.Struct({
@@ -59,6 +52,9 @@ export type CallResult = typeof CallResult.Type
 
 /** How the RPC group is named in spans and metrics (`caller.Caller.CallExternal`). */
 export const RPC_SERVICE = "caller.Caller"
+
+/** Where caller serves the group (HTTP, JSON). */
+export const RPC_PATH = "/rpc"
 
 export class CallerRpcs extends RpcGroup.make(
   Rpc.make("CallExternal", {

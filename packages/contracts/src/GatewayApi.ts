@@ -1,106 +1,55 @@
-import { Code } from "@connectrpc/connect"
-import type { Rejection as BreakerRejection } from "@platform/shared/resilience/CircuitBreaker"
 import { Schema } from "effect"
 import { HttpApi, HttpApiEndpoint, HttpApiGroup } from "effect/http-api"
+import type { RpcCode } from "./RpcCode.ts"
 
 /**
- * The gateway's contract beyond the proto (`gateway.v1.GatewayService/InvokeCustom`): its
- * failures and their codes, and `GET /resilience`, a snapshot of the breaker and the budget.
+ * The gateway's contract beyond the proto (`gateway.v1.GatewayService/InvokeCustom`): the codes
+ * its failures answer with, and `GET /resilience`, a snapshot of the breaker and the budget.
  */
 
-/** custom-lang-service answered with a status >= 400. */
-export class LangRejected extends Schema.TaggedError<LangRejected>()("LangRejected", {
-  status: Schema.Int,
-  message: Schema.String,
-}) {}
-
-/** One attempt got no answer within the per-attempt timeout (a network-level timeout). */
-export class AttemptTimedOut extends Schema.TaggedError<AttemptTimedOut>()("AttemptTimedOut", {
-  message: Schema.String,
-}) {}
-
-/** custom-lang-service could not be reached, or answered something that is not the contract. */
-export class LangFailed extends Schema.TaggedError<LangFailed>()("LangFailed", { message: Schema.String }) {}
-
-/** A name that cannot be invoked and recorded (longer than the column's 255 characters, or NUL). */
-export class InvalidName extends Schema.TaggedError<InvalidName>()("InvalidName", { message: Schema.String }) {}
-
-/** An `Idempotency-Key` was used before for another name. */
-export class IdempotencyKeyReused extends Schema.TaggedError<IdempotencyKeyReused>()("IdempotencyKeyReused", {
-  message: Schema.String,
-}) {}
-
-/** Another call with the same `Idempotency-Key` is still running. */
-export class IdempotencyKeyInFlight extends Schema.TaggedError<IdempotencyKeyInFlight>()("IdempotencyKeyInFlight", {
-  message: Schema.String,
-}) {}
-
-/** The stored failure of an earlier call with the same `Idempotency-Key`, replayed. */
-export class ReplayedFailure extends Schema.TaggedError<ReplayedFailure>()("ReplayedFailure", {
-  code: Schema.Enum(Code),
-  message: Schema.String,
-}) {}
-
-export type AttemptFailure = LangRejected | AttemptTimedOut | LangFailed
-export type InvokeFailure =
-  | AttemptFailure
-  | BreakerRejection
-  | IdempotencyKeyReused
-  | IdempotencyKeyInFlight
-  | ReplayedFailure
-  | InvalidName
-
-/** The retry policy's test: lang said 429, 502, 503 or 504, or the attempt timed out. */
-export const isRetryable = (failure: AttemptFailure | BreakerRejection): boolean =>
-  failure._tag === "AttemptTimedOut" ||
-  (failure._tag === "LangRejected" && [429, 502, 503, 504].includes(failure.status))
-
 /** The contract's table of lang statuses to codes. */
-export const codeOfStatus = (status: number): Code => {
+export const codeOfLangStatus = (status: number): RpcCode => {
   switch (status) {
     case 400:
-      return Code.InvalidArgument
+      return "invalid_argument"
     case 401:
-      return Code.Unauthenticated
+      return "unauthenticated"
     case 403:
-      return Code.PermissionDenied
+      return "permission_denied"
     case 404:
-      return Code.NotFound
+      return "not_found"
     case 409:
-      return Code.AlreadyExists
+      return "already_exists"
     case 429:
-      return Code.ResourceExhausted
+      return "resource_exhausted"
     case 502:
     case 503:
-      return Code.Unavailable
+      return "unavailable"
     case 504:
-      return Code.DeadlineExceeded
+      return "deadline_exceeded"
     default:
-      return status >= 500 ? Code.Internal : Code.Unknown
+      return status >= 500 ? "internal" : "unknown"
   }
 }
 
-/** The contract's codes for every failure of InvokeCustom. */
-export const codeOf = (failure: InvokeFailure): Code => {
-  switch (failure._tag) {
-    case "BreakerOpen":
-    case "BreakerTooManyRequests":
-      return Code.Unavailable
-    case "AttemptTimedOut":
-      return Code.DeadlineExceeded
-    case "LangRejected":
-      return codeOfStatus(failure.status)
-    case "IdempotencyKeyReused":
-    case "InvalidName":
-      return Code.InvalidArgument
-    case "IdempotencyKeyInFlight":
-      return Code.Aborted
-    case "LangFailed":
-      return Code.Internal
-    case "ReplayedFailure":
-      return failure.code
-  }
-}
+/** lang's statuses a retry may help with (with a network-level timeout, the contract's "retryable"). */
+export const RETRYABLE_LANG_STATUSES: ReadonlyArray<number> = [429, 502, 503, 504]
+
+/** The codes of InvokeCustom's other failures, as the contract words them (and ours beyond it). */
+export const invokeCodes = {
+  /** The breaker is open, or half-open and already letting its calls through. */
+  breakerRejected: "unavailable",
+  /** An attempt got no answer within its timeout (a network-level timeout). */
+  attemptTimedOut: "deadline_exceeded",
+  /** lang could not be reached, or answered something that is not the contract. */
+  langFailed: "internal",
+  /** Beyond: a name that cannot be recorded. */
+  invalidName: "invalid_argument",
+  /** Beyond: an `Idempotency-Key` used before for another name. */
+  idempotencyKeyReused: "invalid_argument",
+  /** Beyond: another call with the same `Idempotency-Key` is still running. */
+  idempotencyKeyInFlight: "aborted",
+} as const satisfies Record<string, RpcCode>
 
 export const Counts = Schema.Struct({
   requests: Schema.Int,

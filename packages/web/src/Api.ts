@@ -1,5 +1,5 @@
-import { AuthApi } from "@platform/auth/Api"
-import { GatewayApi, type ResilienceSnapshot } from "@platform/gateway/Api"
+import { AuthApi } from "@platform/contracts/AuthApi"
+import { GatewayApi, type ResilienceSnapshot } from "@platform/contracts/GatewayApi"
 import { Cause, Effect, Exit } from "effect"
 import { FetchHttpClient, HttpClient, HttpClientRequest } from "effect/http"
 import { HttpApiClient } from "effect/http-api"

@@ -1,7 +1,7 @@
 import { Code, ConnectError } from "@connectrpc/connect"
 import { assert, describe, it } from "@effect/vitest"
-import { EmailTaken, InvalidCredentials, TooManyAttempts } from "@platform/auth/Api"
-import { InvalidRequest } from "@platform/shared/RestApi"
+import { EmailTaken, InvalidCredentials, TooManyAttempts } from "@platform/contracts/AuthApi"
+import { InvalidRequest } from "@platform/contracts/ErrorBody"
 import { HttpClientError } from "effect/http"
 import { describe as sentence } from "../src/ErrorMessage.ts"
 

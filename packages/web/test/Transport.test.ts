@@ -1,6 +1,6 @@
 import { Code, ConnectError, createClient, createRouterTransport } from "@connectrpc/connect"
 import { assert, describe, it } from "@effect/vitest"
-import { GreeterService } from "../src/gen/greeter/v1/greeter_pb.ts"
+import { GreeterService } from "@platform/proto-compat/greeter/v1"
 import { makeSession, type Session } from "../src/Session.ts"
 import { authInterceptor } from "../src/Transport.ts"
 

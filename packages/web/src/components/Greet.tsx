@@ -1,7 +1,7 @@
 import { useMutation } from "@connectrpc/connect-query"
+import { greet } from "@platform/proto-compat/greeter/v1/query"
 import { type FormEvent, useState } from "react"
 import { describe } from "../ErrorMessage.ts"
-import { greet } from "../gen/greeter/v1/greeter-GreeterService_connectquery.ts"
 import { Alert } from "./Alert.tsx"
 
 /** greeter's Greet: the message, and what caller found at the external URL. */

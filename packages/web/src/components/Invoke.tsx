@@ -1,8 +1,8 @@
 import { useMutation } from "@connectrpc/connect-query"
+import { invokeCustom } from "@platform/proto-compat/gateway/v1/query"
 import { useQueryClient } from "@tanstack/react-query"
 import { type FormEvent, useState } from "react"
 import { describe } from "../ErrorMessage.ts"
-import { invokeCustom } from "../gen/gateway/v1/gateway-GatewayService_connectquery.ts"
 
 /** The names lang answers with a configured failure (the contract's table), and what they mean. */
 export const failureNames = [
