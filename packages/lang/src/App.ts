@@ -1,14 +1,16 @@
+import * as ErrorBody from "@platform/contracts/ErrorBody"
+import * as HealthAnswers from "@platform/contracts/Health"
+import { LangApi } from "@platform/contracts/LangApi"
 import * as Database from "@platform/shared/Database"
 import * as Health from "@platform/shared/Health"
-import { bodyLimit, RequestValidation } from "@platform/shared/RestApi"
+import * as RestApi from "@platform/shared/RestApi"
 import * as Server from "@platform/shared/Server"
 import { Layer } from "effect"
 import { HttpApiBuilder } from "effect/http-api"
-import { LangApi } from "./Api.ts"
-import { ExecutionsRepo } from "./ExecutionsRepo.ts"
-import { LangHttp } from "./Http.ts"
+import { LangHttp } from "./inbound/Http.ts"
 import { Lang } from "./Lang.ts"
-import { migrations } from "./migrations/index.ts"
+import { ExecutionsRepo } from "./persistence/ExecutionsRepo.ts"
+import { migrations } from "./persistence/migrations/index.ts"
 
 export const defaults = { name: "lang", port: 3000 } as const
 
@@ -18,7 +20,10 @@ const Persistence = Database.layerOptional({
   disabled: ExecutionsRepo.disabled,
 })
 
-const Routes = Layer.mergeAll(HttpApiBuilder.layer(LangApi).pipe(Layer.provide(LangHttp)), Health.layer("rest"))
+const Routes = Layer.mergeAll(
+  HttpApiBuilder.layer(LangApi).pipe(Layer.provide(LangHttp)),
+  Health.layer(HealthAnswers.restServices),
+)
 
 /**
  * lang on the given HTTP server. The database is ready (created, migrated) before the server
@@ -26,7 +31,7 @@ const Routes = Layer.mergeAll(HttpApiBuilder.layer(LangApi).pipe(Layer.provide(L
  */
 export const layer = <E, R>(server: Layer.Layer<Server.Services, E, R>) =>
   Server.serve(Routes).pipe(
-    Layer.provide([bodyLimit, RequestValidation.layer]),
+    Layer.provide([RestApi.bodyLimit(), RestApi.requestValidation(ErrorBody.RequestValidation, ErrorBody.validation)]),
     Layer.provideMerge(server),
     Layer.provide(Lang.layer),
     Layer.provide(Persistence),

@@ -1,36 +1,15 @@
-import * as ErrorMessage from "@platform/shared/ErrorMessage"
-import { Cause, Context, Effect, Layer } from "effect"
-import {
-  Conflict,
-  Forbidden,
-  NotFound,
-  RateLimited,
-  type Rejection,
-  rejectionStatus,
-  Unauthorized,
-  Unavailable,
-} from "./Api.ts"
-import { ExecutionsRepo } from "./ExecutionsRepo.ts"
-
-/** The names that make lang answer with an error, and the error (a table in the contract). */
-const rejections: Record<string, () => Rejection> = {
-  unauthorized: () => new Unauthorized(),
-  forbidden: () => new Forbidden(),
-  notfound: () => new NotFound(),
-  conflict: () => new Conflict(),
-  ratelimit: () => new RateLimited(),
-  unavailable: () => new Unavailable(),
-}
-
-export const DEFAULT_NAME = "World"
-
-export const greeting = (name: string) => `Hello ${name} from custom-lang-service!`
+import { greeting, rejectionStatus, rejections } from "@platform/contracts/LangApi"
+import { DEFAULT_NAME } from "@platform/contracts/Name"
+import * as BestEffort from "@platform/shared/BestEffort"
+import { Context, Effect, Layer } from "effect"
+import type { Rejection } from "./errors.ts"
+import { ExecutionsRepo } from "./persistence/ExecutionsRepo.ts"
 
 /**
  * The "custom language" service: greets by name, or answers with the error a special name
- * asks for, so that callers can exercise their error handling. Every call is recorded in
- * `executions` before the answer; a recording failure is logged and the answer still goes
- * out, as the original does.
+ * asks for (the contract's table), so that callers can exercise their error handling. Every
+ * call is recorded in `executions` before the answer; a recording failure is logged with the
+ * row and the answer still goes out, as the original does.
  */
 export class Lang extends Context.Service<
   Lang,
@@ -40,14 +19,10 @@ export class Lang extends Context.Service<
     Lang,
     Effect.gen(function* () {
       const executions = yield* ExecutionsRepo
-      const record = (name: string, result_message: string | null, status_code: number) =>
-        executions
-          .insert({ name, result_message, status_code })
-          .pipe(
-            Effect.catchCause((cause) =>
-              Effect.logError(`could not record the execution: ${ErrorMessage.describe(Cause.squash(cause))}`),
-            ),
-          )
+      const record = (name: string, result_message: string | null, status_code: number) => {
+        const row = { name, result_message, status_code }
+        return executions.insert(row).pipe(BestEffort.write("the execution", row))
+      }
       const invoke = Effect.fn("Lang.invoke")(function* (requested: string | null | undefined) {
         const name = requested === undefined || requested === null || requested === "" ? DEFAULT_NAME : requested
         const reject = Object.hasOwn(rejections, name) ? rejections[name] : undefined

@@ -1,30 +1,25 @@
 import { assert, describe, layer } from "@effect/vitest"
-import * as Logging from "@platform/shared/Logging"
-import * as Server from "@platform/shared/Server"
-import * as Testing from "@platform/shared/Testing"
+import { LangApi } from "@platform/contracts/LangApi"
+import * as TestDatabase from "@platform/testkit/TestDatabase"
+import * as TestServer from "@platform/testkit/TestServer"
 import { Effect, Layer } from "effect"
 import { FetchHttpClient } from "effect/http"
 import { HttpApiClient } from "effect/http-api"
 import { SqlClient } from "effect/sql"
 import fc from "fast-check"
-import { LangApi } from "../src/Api.ts"
 import * as App from "../src/App.ts"
 
 /** lang over real HTTP on a loopback port, on a database of its own, as a client sees it. */
 const LangUnderTest = Layer.unwrap(
   Effect.gen(function* () {
-    const database = yield* Testing.freshDatabase("lang_test")
-    const config = Testing.config(App.defaults, { DATABASE_URL: database.href })
-    return Layer.mergeAll(App.layer(Server.layerTest), Testing.sqlClient(database)).pipe(
-      Layer.provide(Logging.layer),
-      Layer.provideMerge(config),
-    )
+    const database = yield* TestDatabase.freshDatabase("lang_test")
+    return Layer.merge(TestServer.layer(App, { DATABASE_URL: database.href }), TestDatabase.sqlClient(database))
   }),
 )
 
 const post = (body: string | undefined, headers: Record<string, string> = { "content-type": "application/json" }) =>
   Effect.gen(function* () {
-    const base = yield* Testing.baseUrl
+    const base = yield* TestServer.baseUrl
     return yield* Effect.promise(async () => {
       const response = await fetch(`${base}/invoke`, {
         method: "POST",
@@ -131,7 +126,7 @@ layer(LangUnderTest, { excludeTestServices: true, timeout: "60 seconds" })("lang
 
   it.effect("property: any body gets a contract status or a 400, never a 5xx, and every 200 has its row", () =>
     Effect.gen(function* () {
-      const base = yield* Testing.baseUrl
+      const base = yield* TestServer.baseUrl
       const sql = yield* SqlClient.SqlClient
       const rowCount = (name: string) =>
         Effect.runPromise(
@@ -192,7 +187,7 @@ layer(LangUnderTest, { excludeTestServices: true, timeout: "60 seconds" })("lang
 
   it.effect("the typed client derived from the same contract decodes answers and errors", () =>
     Effect.gen(function* () {
-      const client = yield* HttpApiClient.make(LangApi, { baseUrl: yield* Testing.baseUrl })
+      const client = yield* HttpApiClient.make(LangApi, { baseUrl: yield* TestServer.baseUrl })
       const ok = yield* client.lang.invoke({ payload: { name: "typed" } })
       assert.deepStrictEqual(ok, { message: "Hello typed from custom-lang-service!" })
       const error = yield* Effect.flip(client.lang.invoke({ payload: { name: "conflict" } }))
@@ -202,7 +197,7 @@ layer(LangUnderTest, { excludeTestServices: true, timeout: "60 seconds" })("lang
 
   it.effect("/healthz answers ok while the database answers, 503 with the contract body when it does not", () =>
     Effect.gen(function* () {
-      const base = yield* Testing.baseUrl
+      const base = yield* TestServer.baseUrl
       const healthz = Effect.promise(async () => {
         const response = await fetch(`${base}/healthz`)
         return { status: response.status, body: await response.text() }
@@ -213,9 +208,9 @@ layer(LangUnderTest, { excludeTestServices: true, timeout: "60 seconds" })("lang
       const [current] = yield* sql<{ db: string }>`SELECT current_database() AS db`
       const db = current?.db ?? ""
       // Refuse new connections and cut the open ones: the service's pool can no longer reach it.
-      yield* Testing.onServer((admin) => admin`ALTER DATABASE ${admin(db)} ALLOW_CONNECTIONS false`)
+      yield* TestDatabase.onServer((admin) => admin`ALTER DATABASE ${admin(db)} ALLOW_CONNECTIONS false`)
       yield* Effect.gen(function* () {
-        yield* Testing.onServer(
+        yield* TestDatabase.onServer(
           (admin) => admin`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = ${db}`,
         )
         const response = yield* healthz
@@ -227,7 +222,9 @@ layer(LangUnderTest, { excludeTestServices: true, timeout: "60 seconds" })("lang
         assert.deepStrictEqual(JSON.parse(greeting.body), { message: "Hello while-db-down from custom-lang-service!" })
       }).pipe(
         Effect.ensuring(
-          Testing.onServer((admin) => admin`ALTER DATABASE ${admin(db)} ALLOW_CONNECTIONS true`).pipe(Effect.orDie),
+          TestDatabase.onServer((admin) => admin`ALTER DATABASE ${admin(db)} ALLOW_CONNECTIONS true`).pipe(
+            Effect.orDie,
+          ),
         ),
       )
       assert.deepStrictEqual(yield* healthz, { status: 200, body: "ok\n" })

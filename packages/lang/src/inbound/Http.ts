@@ -1,9 +1,9 @@
+import { LangApi } from "@platform/contracts/LangApi"
 import { Effect } from "effect"
 import { HttpApiBuilder } from "effect/http-api"
-import { LangApi } from "./Api.ts"
-import { Lang } from "./Lang.ts"
+import { Lang } from "../Lang.ts"
 
-/** The REST adapter: the contract's endpoint onto the domain. */
+/** The REST adapter: the contract's endpoint onto the domain (its errors carry their statuses). */
 export const LangHttp = HttpApiBuilder.group(LangApi, "lang", (handlers) =>
   Effect.gen(function* () {
     const lang = yield* Lang

@@ -1,7 +1,5 @@
-import * as Database from "@platform/shared/Database"
-import * as GroupCommit from "@platform/shared/GroupCommit"
+import * as BatchedInsert from "@platform/shared/BatchedInsert"
 import { Context, Effect, Layer, Schema } from "effect"
-import { SqlClient, type SqlError, SqlSchema } from "effect/sql"
 
 /** One row of `executions`: what lang answered to one call. */
 export const Execution = Schema.Struct({
@@ -14,23 +12,19 @@ export type Execution = typeof Execution.Type
 
 export class ExecutionsRepo extends Context.Service<
   ExecutionsRepo,
-  { readonly insert: (row: Execution) => Effect.Effect<void, SqlError.SqlError | Schema.SchemaError> }
+  { readonly insert: BatchedInsert.Insert<Execution> }
 >()("lang/ExecutionsRepo") {
+  /** One statement for every row that arrived while the previous one was on the wire. */
   static readonly layer = Layer.effect(
     ExecutionsRepo,
-    Effect.gen(function* () {
-      const sql = yield* SqlClient.SqlClient
-      // One statement for every row that arrived while the previous one was on the wire.
-      const rows = yield* GroupCommit.make({
-        name: "ExecutionsRepo.insert batch",
-        write: SqlSchema.void({
-          Request: Schema.NonEmptyArray(Execution),
-          execute: (rows) => sql`INSERT INTO executions ${sql.insert(rows)}`,
-        }),
-      })
-      return ExecutionsRepo.of({ insert: (row) => rows.write(row).pipe(Database.query("ExecutionsRepo.insert")) })
-    }),
+    Effect.map(BatchedInsert.make({ table: "executions", row: Execution, name: "ExecutionsRepo.insert" }), (insert) =>
+      ExecutionsRepo.of({ insert }),
+    ),
   )
+
+  /** Rows appended to `rows` instead of a table: for tests, which read them back. */
+  static readonly layerMemory = (rows: Array<Execution> = []) =>
+    Layer.succeed(ExecutionsRepo, { insert: (row) => Effect.sync(() => void rows.push(row)) })
 
   /** Without a database: nothing is stored, as the contract allows. */
   static readonly disabled = Layer.succeed(ExecutionsRepo, { insert: () => Effect.void })
