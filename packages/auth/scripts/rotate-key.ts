@@ -4,8 +4,8 @@ import * as Main from "@platform/shared/Main"
 import { Effect, Layer } from "effect"
 import * as App from "../src/App.ts"
 import { rotate } from "../src/KeyRotation.ts"
-import { migrations } from "../src/migrations/index.ts"
-import { SigningKeysRepo } from "../src/SigningKeysRepo.ts"
+import { migrations } from "../src/persistence/migrations/index.ts"
+import { SigningKeysRepo } from "../src/persistence/SigningKeysRepo.ts"
 
 Main.runTask(
   App.defaults,

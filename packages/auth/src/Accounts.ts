@@ -1,24 +1,23 @@
 import { createHash, randomBytes, randomUUID } from "node:crypto"
+import type { Credentials, Session, User } from "@platform/contracts/AuthApi"
 import * as ErrorMessage from "@platform/shared/ErrorMessage"
-import { InvalidRequest } from "@platform/shared/RestApi"
+import * as Metrics from "@platform/shared/Metrics"
 import { Cause, Context, Duration, Effect, Exit, Layer, Metric, Option } from "effect"
+import { AuthConfig } from "./Config.ts"
 import {
-  type Credentials,
   DatabaseNotConfigured,
   DatabaseUnavailable,
   EmailTaken,
   InvalidCredentials,
   InvalidRefreshToken,
-  type Session,
+  InvalidRequest,
   TooManyAttempts,
-  type User,
-} from "./Api.ts"
-import { AuthConfig } from "./AuthConfig.ts"
-import { LoginFailuresRepo } from "./LoginFailuresRepo.ts"
+} from "./errors.ts"
 import { Passwords } from "./Passwords.ts"
-import { RefreshTokensRepo } from "./RefreshTokensRepo.ts"
+import { LoginFailuresRepo } from "./persistence/LoginFailuresRepo.ts"
+import { RefreshTokensRepo } from "./persistence/RefreshTokensRepo.ts"
+import { UsersRepo } from "./persistence/UsersRepo.ts"
 import { Tokens } from "./Tokens.ts"
-import { UsersRepo } from "./UsersRepo.ts"
 
 /** bcrypt reads at most 72 bytes; a longer password is refused rather than silently cut. */
 export const MAX_PASSWORD_BYTES = 72
@@ -52,10 +51,9 @@ export const logins = Metric.counter("auth_logins_total", {
 const outcomes = ["success", "invalid_credentials", "throttled", "invalid_request", "unavailable"] as const
 
 /** Every outcome's series, at zero, from the start: `increase()` cannot see a first increment. */
-const exportLogins = Effect.forEach(
-  outcomes,
-  (outcome) => Metric.update(Metric.withAttributes(logins, { outcome }), 0),
-  { discard: true },
+const exportLogins = Metrics.atZero(
+  logins,
+  outcomes.map((outcome) => ({ outcome })),
 )
 
 const loginOutcome = (exit: Exit.Exit<unknown, { readonly _tag: string }>): (typeof outcomes)[number] => {

@@ -1,21 +1,23 @@
+import { AuthApi } from "@platform/contracts/AuthApi"
+import * as ErrorBody from "@platform/contracts/ErrorBody"
+import * as HealthAnswers from "@platform/contracts/Health"
 import * as Database from "@platform/shared/Database"
 import * as Health from "@platform/shared/Health"
-import { bodyLimit, RequestValidation } from "@platform/shared/RestApi"
+import * as RestApi from "@platform/shared/RestApi"
 import * as Server from "@platform/shared/Server"
 import { Layer } from "effect"
 import { HttpApiBuilder } from "effect/http-api"
 import { Accounts } from "./Accounts.ts"
-import { AuthApi } from "./Api.ts"
-import { AuthConfig } from "./AuthConfig.ts"
-import { AccountsHttp, TokensHttp } from "./Http.ts"
-import { LoginFailuresRepo } from "./LoginFailuresRepo.ts"
-import { migrations } from "./migrations/index.ts"
+import { AuthConfig } from "./Config.ts"
+import { AccountsHttp, TokensHttp } from "./inbound/Http.ts"
 import { Passwords } from "./Passwords.ts"
-import { RefreshTokensRepo } from "./RefreshTokensRepo.ts"
+import { LoginFailuresRepo } from "./persistence/LoginFailuresRepo.ts"
+import { migrations } from "./persistence/migrations/index.ts"
+import { RefreshTokensRepo } from "./persistence/RefreshTokensRepo.ts"
+import { SigningKeysRepo } from "./persistence/SigningKeysRepo.ts"
+import { UsersRepo } from "./persistence/UsersRepo.ts"
 import { SigningKeys } from "./SigningKeys.ts"
-import { SigningKeysRepo } from "./SigningKeysRepo.ts"
 import { Tokens } from "./Tokens.ts"
-import { UsersRepo } from "./UsersRepo.ts"
 
 export const defaults = { name: "auth", port: 8090 } as const
 
@@ -33,13 +35,13 @@ const Persistence = Database.layerOptional({
 
 const Routes = Layer.mergeAll(
   HttpApiBuilder.layer(AuthApi).pipe(Layer.provide([AccountsHttp, TokensHttp])),
-  Health.layer("rest"),
+  Health.layer(HealthAnswers.restServices),
 )
 
 /** auth on the given HTTP server; the database and keys are ready before the port opens. */
 export const layer = <E, R>(server: Layer.Layer<Server.Services, E, R>) =>
   Server.serve(Routes).pipe(
-    Layer.provide([bodyLimit, RequestValidation.layer]),
+    Layer.provide([RestApi.bodyLimit(), RestApi.requestValidation(ErrorBody.RequestValidation, ErrorBody.validation)]),
     Layer.provideMerge(server),
     Layer.provide(Persistence),
     Layer.provideMerge(AuthConfig.layer),

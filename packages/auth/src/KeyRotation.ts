@@ -1,6 +1,6 @@
 import { Effect } from "effect"
+import { SigningKeysRepo } from "./persistence/SigningKeysRepo.ts"
 import * as SigningKey from "./SigningKey.ts"
-import { SigningKeysRepo } from "./SigningKeysRepo.ts"
 
 /**
  * Adds a new signing key to auth_db. Every replica signs with it once it reloads its keys (at

@@ -1,7 +1,7 @@
 import { createPrivateKey, type webcrypto } from "node:crypto"
+import type { PublicJwk } from "@platform/contracts/AuthApi"
 import { Effect, Schema } from "effect"
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, type JWK } from "jose"
-import type { PublicJwk } from "./Api.ts"
 
 /** An RS256 key pair as auth uses it: `kid` is the RFC 7638 thumbprint of the public key. */
 export interface SigningKey {

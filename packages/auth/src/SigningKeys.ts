@@ -1,9 +1,9 @@
+import type { Jwks } from "@platform/contracts/AuthApi"
 import { Clock, Context, Duration, Effect, Layer, Option, Ref, Schedule, Semaphore } from "effect"
 import type { JWK } from "jose"
-import type { Jwks } from "./Api.ts"
-import { AuthConfig } from "./AuthConfig.ts"
+import { AuthConfig } from "./Config.ts"
+import { SigningKeysRepo, type StoredKey } from "./persistence/SigningKeysRepo.ts"
 import * as SigningKey from "./SigningKey.ts"
-import { SigningKeysRepo, type StoredKey } from "./SigningKeysRepo.ts"
 
 /**
  * The keys auth signs and verifies with, held in memory so that `/verify` touches no database.

@@ -1,7 +1,7 @@
 import { Clock, Context, Duration, Effect, Layer, Option, Schema } from "effect"
 import { decodeProtectedHeader, jwtVerify, SignJWT } from "jose"
-import { InvalidToken } from "./Api.ts"
-import { AuthConfig } from "./AuthConfig.ts"
+import { AuthConfig } from "./Config.ts"
+import { InvalidToken } from "./errors.ts"
 import { SigningKeys } from "./SigningKeys.ts"
 
 /** What a valid access token says. */

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto"
 import { assert, describe, layer } from "@effect/vitest"
-import * as Testing from "@platform/shared/Testing"
+import * as TestDatabase from "@platform/testkit/TestDatabase"
 import { Context, Effect, Layer } from "effect"
 import { SqlClient } from "effect/sql"
 import fc from "fast-check"
@@ -12,9 +12,9 @@ class Auth extends Context.Service<Auth, { readonly base: string; readonly datab
 
 const AuthUnderTest = Layer.unwrap(
   Effect.gen(function* () {
-    const database = yield* Testing.freshDatabase("auth_test")
+    const database = yield* TestDatabase.freshDatabase("auth_test")
     const base = yield* startAuth({ DATABASE_URL: database.href })
-    return Layer.merge(Layer.succeed(Auth, { base, database }), Testing.sqlClient(database))
+    return Layer.merge(Layer.succeed(Auth, { base, database }), TestDatabase.sqlClient(database))
   }),
 )
 
@@ -274,9 +274,9 @@ layer(AuthUnderTest, { excludeTestServices: true, timeout: "120 seconds" })("aut
         const { token } = yield* signedIn
         const { database } = yield* Auth
         const name = database.pathname.slice(1)
-        yield* Testing.onServer((sql) => sql`ALTER DATABASE ${sql(name)} ALLOW_CONNECTIONS false`)
+        yield* TestDatabase.onServer((sql) => sql`ALTER DATABASE ${sql(name)} ALLOW_CONNECTIONS false`)
         yield* Effect.gen(function* () {
-          yield* Testing.onServer(
+          yield* TestDatabase.onServer(
             (sql) => sql`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = ${name}`,
           )
           assert.strictEqual((yield* verify(`Bearer ${token}`)).status, 200)
@@ -286,7 +286,7 @@ layer(AuthUnderTest, { excludeTestServices: true, timeout: "120 seconds" })("aut
           assert.deepStrictEqual(down.body, { error: "database unavailable" })
         }).pipe(
           Effect.ensuring(
-            Testing.onServer((sql) => sql`ALTER DATABASE ${sql(name)} ALLOW_CONNECTIONS true`).pipe(Effect.orDie),
+            TestDatabase.onServer((sql) => sql`ALTER DATABASE ${sql(name)} ALLOW_CONNECTIONS true`).pipe(Effect.orDie),
           ),
         )
       }),

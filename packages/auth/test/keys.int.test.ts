@@ -6,10 +6,9 @@ import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { promisify } from "node:util"
 import { assert, describe, it } from "@effect/vitest"
-import * as Logging from "@platform/shared/Logging"
-import * as Server from "@platform/shared/Server"
-import { SpanRecorder } from "@platform/shared/Telemetry"
-import * as Testing from "@platform/shared/Testing"
+import { SpanRecorder } from "@platform/testkit/SpanRecorder"
+import * as TestDatabase from "@platform/testkit/TestDatabase"
+import * as TestServer from "@platform/testkit/TestServer"
 import { Context, Effect, Exit, Layer, Scope } from "effect"
 import { SqlClient } from "effect/sql"
 import { calculateJwkThumbprint, decodeJwt, decodeProtectedHeader, exportJWK, importPKCS8, SignJWT } from "jose"
@@ -41,7 +40,7 @@ const verifies = (base: string, token: string) =>
   Effect.map(call(base, "GET", "/verify", { headers: { authorization: `Bearer ${token}` } }), (a) => a.status === 200)
 
 /** A pool on `url` for the enclosing scope. */
-const sqlFor = (url: URL) => Effect.map(Layer.build(Testing.sqlClient(url)), Context.get(SqlClient.SqlClient))
+const sqlFor = (url: URL) => Effect.map(Layer.build(TestDatabase.sqlClient(url)), Context.get(SqlClient.SqlClient))
 
 const rotateKeyScript = fileURLToPath(new URL("../scripts/rotate-key.ts", import.meta.url))
 
@@ -51,7 +50,7 @@ const pem = () =>
 describe("signing keys", () => {
   it.live("survive restarts and replicas, and rotate without invalidating issued tokens", () =>
     Effect.gen(function* () {
-      const database = yield* Testing.freshDatabase("auth_keys")
+      const database = yield* TestDatabase.freshDatabase("auth_keys")
       const env = { DATABASE_URL: database.href }
       const firstScope = yield* Scope.make()
       const first = yield* startAuth(env).pipe(Scope.provide(firstScope))
@@ -97,7 +96,7 @@ describe("signing keys", () => {
 
   it.live("JWKS keeps a retired key for one token lifetime after its successor, then drops it", () =>
     Effect.gen(function* () {
-      const database = yield* Testing.freshDatabase("auth_keys_window")
+      const database = yield* TestDatabase.freshDatabase("auth_keys_window")
       const base = yield* startAuth({ DATABASE_URL: database.href })
       const [current] = yield* kids(base)
       const sql = yield* sqlFor(database)
@@ -114,7 +113,7 @@ describe("signing keys", () => {
 
   it.live("keys from AUTH_PRIVATE_KEY (PEM), AUTH_PRIVATE_KEY_FILE and JWK: kid is the RFC 7638 thumbprint", () =>
     Effect.gen(function* () {
-      const database = yield* Testing.freshDatabase("auth_keys_configured")
+      const database = yield* TestDatabase.freshDatabase("auth_keys_configured")
       const [signer, verifier] = [pem(), pem()]
       const signerKey = yield* Effect.promise(() => importPKCS8(signer, "RS256", { extractable: true }))
       const thumbprint = yield* Effect.promise(async () => {
@@ -191,7 +190,7 @@ describe("signing keys", () => {
 
   it.live("AUTH_ISSUER names the issuer of every token, and only that issuer verifies", () =>
     Effect.gen(function* () {
-      const database = yield* Testing.freshDatabase("auth_issuer")
+      const database = yield* TestDatabase.freshDatabase("auth_issuer")
       const base = yield* startAuth({ DATABASE_URL: database.href, AUTH_ISSUER: "https://id.example.com" })
       const token = yield* tokenFrom(base, yield* signUp(base))
       assert.strictEqual(decodeJwt(token).iss, "https://id.example.com")
@@ -205,7 +204,7 @@ describe("signing keys", () => {
 
   it.live("a token stops verifying when it expires, even after it was verified (and remembered) before", () =>
     Effect.gen(function* () {
-      const database = yield* Testing.freshDatabase("auth_expiry")
+      const database = yield* TestDatabase.freshDatabase("auth_expiry")
       const base = yield* startAuth({ DATABASE_URL: database.href, AUTH_TOKEN_TTL_SECONDS: "2" })
       const token = yield* tokenFrom(base, yield* signUp(base))
       const claims = decodeJwt(token)
@@ -219,16 +218,10 @@ describe("signing keys", () => {
 
   it.live("a login for an unknown email still runs one bcrypt comparison, as a known one does", () =>
     Effect.gen(function* () {
-      const database = yield* Testing.freshDatabase("auth_timing")
-      const context = yield* Layer.build(
-        App.layer(Server.layerTest).pipe(
-          Layer.provide(Logging.layer),
-          Layer.provideMerge(Testing.config(App.defaults, { DATABASE_URL: database.href, LOG_LEVEL: "error" })),
-          Layer.provideMerge(SpanRecorder.layer),
-        ),
-      )
-      const base = yield* Testing.baseUrl.pipe(Effect.provide(context))
-      const recorder = yield* SpanRecorder.pipe(Effect.provide(context))
+      const database = yield* TestDatabase.freshDatabase("auth_timing")
+      const traced = yield* Layer.build(SpanRecorder.layer)
+      const base = yield* TestServer.serve(App, { DATABASE_URL: database.href }, { around: traced })
+      const recorder = Context.get(traced, SpanRecorder)
       const known = yield* signUp(base)
       const comparisons = (email: string) =>
         Effect.gen(function* () {

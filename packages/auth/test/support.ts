@@ -1,7 +1,5 @@
-import * as Logging from "@platform/shared/Logging"
-import * as Server from "@platform/shared/Server"
-import * as Testing from "@platform/shared/Testing"
-import { Effect, Layer } from "effect"
+import * as TestServer from "@platform/testkit/TestServer"
+import { Effect } from "effect"
 import * as App from "../src/App.ts"
 
 export interface Answer {
@@ -37,15 +35,6 @@ export const call = (
  * An auth instance on a loopback port, for the enclosing scope: several can share one database,
  * as replicas do. Returns its base URL.
  */
-export const startAuth = (env: Record<string, string>) =>
-  Effect.gen(function* () {
-    const context = yield* Layer.build(
-      App.layer(Server.layerTest).pipe(
-        Layer.provide(Logging.layer),
-        Layer.provideMerge(Testing.config(App.defaults, { LOG_LEVEL: "error", ...env })),
-      ),
-    )
-    return yield* Testing.baseUrl.pipe(Effect.provide(context))
-  })
+export const startAuth = (env: Record<string, string>) => TestServer.serve(App, env)
 
 export const credentials = (email: string, password: string) => ({ json: { email, password } })

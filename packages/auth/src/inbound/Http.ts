@@ -1,10 +1,10 @@
+import { AuthApi, MissingBearer } from "@platform/contracts/AuthApi"
 import { Effect, Option } from "effect"
 import { HttpApiBuilder, HttpApiSchema } from "effect/http-api"
-import { Accounts } from "./Accounts.ts"
-import { AuthApi, MissingBearer } from "./Api.ts"
-import { AuthConfig } from "./AuthConfig.ts"
-import { SigningKeys } from "./SigningKeys.ts"
-import { Tokens } from "./Tokens.ts"
+import { Accounts } from "../Accounts.ts"
+import { AuthConfig } from "../Config.ts"
+import { SigningKeys } from "../SigningKeys.ts"
+import { Tokens } from "../Tokens.ts"
 
 /** `Bearer <token>`, the scheme in any case, as RFC 6750 allows. */
 export const bearerToken = (authorization: string | undefined): Option.Option<string> => {
