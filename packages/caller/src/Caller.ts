@@ -1,17 +1,17 @@
+import type { CallResult } from "@platform/contracts/CallerRpcs"
 import * as ErrorMessage from "@platform/shared/ErrorMessage"
 import { Context, Effect, Layer, Stream } from "effect"
 import { HttpClient, type HttpClientError, type HttpClientResponse } from "effect/http"
+import { CallerConfig } from "./Config.ts"
 import {
   BodyTooLarge,
   type CallError,
-  type CallResult,
   ExternalTimeout,
   ExternalUnreachable,
   InvalidUrl,
   UrlNotAllowed,
-} from "./Api.ts"
-import { CallerConfig } from "./CallerConfig.ts"
-import { CallLogQueue } from "./CallLogQueue.ts"
+} from "./errors.ts"
+import { CallLogQueue } from "./persistence/CallLogQueue.ts"
 import * as UrlPolicy from "./UrlPolicy.ts"
 
 /** As many redirects as Go's http.Client (the original caller) follows. */

@@ -3,9 +3,9 @@ import * as Metrics from "@platform/shared/Metrics"
 import { ConfigProvider, Deferred, Effect, Exit, Fiber, Layer, Ref, Scope } from "effect"
 import { SqlError } from "effect/sql"
 import { TestClock } from "effect/testing"
-import { CallerConfig } from "../src/CallerConfig.ts"
-import { CallLogQueue } from "../src/CallLogQueue.ts"
-import { type CallLog, CallLogsRepo } from "../src/CallLogsRepo.ts"
+import { CallerConfig } from "../src/Config.ts"
+import { CallLogQueue } from "../src/persistence/CallLogQueue.ts"
+import { type CallLog, CallLogsRepo } from "../src/persistence/CallLogsRepo.ts"
 
 const row = (i: number): CallLog => ({ url: `http://example.com/${i}`, status_code: 200, body_length: i })
 

@@ -1,32 +1,31 @@
 import { NodeHttpClient } from "@effect/platform-node"
 import { assert, describe, layer } from "@effect/vitest"
-import * as Logging from "@platform/shared/Logging"
-import * as Server from "@platform/shared/Server"
-import * as Testing from "@platform/shared/Testing"
-import * as ExternalStub from "@platform/shared/testing/ExternalStub"
+import { CallerRpcs } from "@platform/contracts/CallerRpcs"
+import * as ExternalStub from "@platform/platform/ExternalStub"
+import * as TestDatabase from "@platform/testkit/TestDatabase"
+import * as TestServer from "@platform/testkit/TestServer"
 import { Context, Effect, Layer } from "effect"
 import { RpcClient, RpcSerialization } from "effect/rpc"
 import { SqlClient } from "effect/sql"
-import { CallerRpcs } from "../src/Api.ts"
 import * as App from "../src/App.ts"
 
 class Stub extends Context.Service<Stub, ExternalStub.ExternalStub>()("test/Stub") {}
 
 const CallerUnderTest = Layer.unwrap(
   Effect.gen(function* () {
-    const database = yield* Testing.freshDatabase("caller_test")
+    const database = yield* TestDatabase.freshDatabase("caller_test")
     const stub = yield* Effect.acquireRelease(
       Effect.promise(() => ExternalStub.start()),
       (stub) => Effect.promise(stub.close),
     )
-    const config = Testing.config(App.defaults, {
-      DATABASE_URL: database.href,
-      CALLER_TIMEOUT_MS: "1000",
-      CALLER_MAX_BODY_BYTES: String(1024 * 1024),
-    })
-    return Layer.mergeAll(App.layer(Server.layerTest), Testing.sqlClient(database), Layer.succeed(Stub, stub)).pipe(
-      Layer.provide(Logging.layer),
-      Layer.provideMerge(config),
+    return Layer.mergeAll(
+      TestServer.layer(App, {
+        DATABASE_URL: database.href,
+        CALLER_TIMEOUT_MS: "1000",
+        CALLER_MAX_BODY_BYTES: String(1024 * 1024),
+      }),
+      TestDatabase.sqlClient(database),
+      Layer.succeed(Stub, stub),
     )
   }),
 )
@@ -34,7 +33,7 @@ const CallerUnderTest = Layer.unwrap(
 /** CallExternal as a browser sends it: Connect JSON over HTTP/1.1. */
 const callExternal = (url: string) =>
   Effect.gen(function* () {
-    const base = yield* Testing.baseUrl
+    const base = yield* TestServer.baseUrl
     return yield* Effect.promise(async () => {
       const response = await fetch(`${base}/caller.v1.CallerService/CallExternal`, {
         method: "POST",
@@ -120,7 +119,7 @@ layer(CallerUnderTest, { excludeTestServices: true, timeout: "60 seconds" })(
     describe("CallExternal (Effect RPC on /rpc, what greeter uses)", () => {
       it.effect("answers and fails with the same typed values", () =>
         Effect.gen(function* () {
-          const base = yield* Testing.baseUrl
+          const base = yield* TestServer.baseUrl
           const client = yield* RpcClient.make(CallerRpcs).pipe(
             Effect.provide(
               RpcClient.layerProtocolHttp({ url: `${base}/rpc` }).pipe(

@@ -1,8 +1,8 @@
 import { fileURLToPath } from "node:url"
 import { assert, describe, it } from "@effect/vitest"
-import * as Testing from "@platform/shared/Testing"
-import * as ExternalStub from "@platform/shared/testing/ExternalStub"
-import { freePort, start } from "@platform/shared/testing/Processes"
+import * as ExternalStub from "@platform/platform/ExternalStub"
+import { freePort, start } from "@platform/testkit/Processes"
+import * as TestDatabase from "@platform/testkit/TestDatabase"
 import { Context, Deferred, Effect, Fiber, Layer } from "effect"
 import { SqlClient } from "effect/sql"
 
@@ -12,7 +12,7 @@ describe("caller's call logs across a graceful shutdown", () => {
   it.live("N concurrent calls, SIGTERM right after the last answer: exit 0 and exactly N rows", () =>
     Effect.gen(function* () {
       const N = 300
-      const database = yield* Testing.freshDatabase("caller_shutdown")
+      const database = yield* TestDatabase.freshDatabase("caller_shutdown")
       const stub = yield* Effect.acquireRelease(
         Effect.promise(() => ExternalStub.start()),
         (stub) => Effect.promise(stub.close),
@@ -28,7 +28,7 @@ describe("caller's call logs across a graceful shutdown", () => {
       yield* Effect.promise(() => caller.waitFor((line) => line.message === "ready"))
       // Hold the table: every INSERT now waits, so the rows pile up in the queue. The calls must
       // still be answered (the insert is off the request path).
-      const sql = yield* Effect.map(Layer.build(Testing.sqlClient(database)), Context.get(SqlClient.SqlClient))
+      const sql = yield* Effect.map(Layer.build(TestDatabase.sqlClient(database)), Context.get(SqlClient.SqlClient))
       const locked = yield* Deferred.make<void>()
       const release = yield* Deferred.make<void>()
       const lock = yield* Effect.forkChild(

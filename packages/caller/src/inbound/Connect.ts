@@ -1,17 +1,14 @@
-import { ConnectError } from "@connectrpc/connect"
+import { codeOf } from "@platform/contracts/CallerRpcs"
 import { CallerService } from "@platform/proto-compat/caller/v1"
 import * as Connect from "@platform/shared/Connect"
 import { Effect } from "effect"
-import { type CallError, codeOf } from "./Api.ts"
-import { Caller } from "./Caller.ts"
+import { Caller } from "../Caller.ts"
 
-export const toConnectError = (error: CallError): ConnectError => new ConnectError(error.message, codeOf(error))
-
-/** `caller.v1.CallerService` over Connect, gRPC and gRPC-Web. */
+/** `caller.v1.CallerService` over Connect, gRPC and gRPC-Web, with the contract's codes. */
 export const CallerConnect = Connect.layer({
   service: CallerService,
   handlers: {
     callExternal: (request) => Effect.flatMap(Caller, (caller) => caller.callExternal(request.url)),
   },
-  toConnectError,
+  toError: (error) => ({ code: codeOf[error._tag], message: error.message }),
 })

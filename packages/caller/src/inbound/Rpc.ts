@@ -1,10 +1,8 @@
-import { codeToString } from "@connectrpc/connect/protocol-connect"
-import { RPC_PATH } from "@platform/shared/HttpTelemetry"
+import { CallerRpcs, codeOf, RPC_PATH, RPC_SERVICE } from "@platform/contracts/CallerRpcs"
 import * as RpcMetrics from "@platform/shared/RpcMetrics"
 import { Effect, Layer } from "effect"
 import { RpcSerialization, RpcServer } from "effect/rpc"
-import { CallerRpcs, codeOf, RPC_SERVICE } from "./Api.ts"
-import { Caller } from "./Caller.ts"
+import { Caller } from "../Caller.ts"
 
 const handlers = CallerRpcs.toLayer(
   Effect.gen(function* () {
@@ -14,8 +12,9 @@ const handlers = CallerRpcs.toLayer(
         caller
           .callExternal(url)
           .pipe(
-            RpcMetrics.observe({ system: "effect_rpc", service: RPC_SERVICE, method: "CallExternal" }, (error) =>
-              codeToString(codeOf(error)),
+            RpcMetrics.observe(
+              { system: "effect_rpc", service: RPC_SERVICE, method: "CallExternal" },
+              (error) => codeOf[error._tag],
             ),
           ),
     }

@@ -1,7 +1,7 @@
 import * as ErrorMessage from "@platform/shared/ErrorMessage"
 import * as Metrics from "@platform/shared/Metrics"
 import { Cause, Context, Duration, Effect, Fiber, Layer, Metric, Option, Queue, Schedule } from "effect"
-import { CallerConfig } from "./CallerConfig.ts"
+import { CallerConfig } from "../Config.ts"
 import { type CallLog, CallLogsRepo } from "./CallLogsRepo.ts"
 
 /** How long a shutdown waits for queued rows to reach the database before giving up on them. */
@@ -64,8 +64,8 @@ export class CallLogQueue extends Context.Service<
 
       yield* Metrics.onScrape(Effect.flatMap(Queue.size(queue), (size) => Metric.update(queueDepth, size)))
       // Exported from the start, at zero: `increase()` cannot see a counter's first increment.
-      yield* Metric.update(rowsWritten, 0)
-      yield* Metric.update(writeFailures, 0)
+      yield* Metrics.atZero(rowsWritten, [{}])
+      yield* Metrics.atZero(writeFailures, [{}])
 
       // The batch the worker holds: out of the queue, not yet in the database.
       let inFlight: ReadonlyArray<CallLog> = []

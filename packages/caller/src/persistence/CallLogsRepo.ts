@@ -31,6 +31,10 @@ export class CallLogsRepo extends Context.Service<
     }),
   )
 
+  /** Rows appended to `rows` instead of a table: for tests, which read them back. */
+  static readonly layerMemory = (rows: Array<CallLog> = []) =>
+    Layer.succeed(CallLogsRepo, { insertMany: (batch) => Effect.sync(() => void rows.push(...batch)) })
+
   /** Without a database the rows go nowhere, as the contract allows. */
   static readonly disabled = Layer.succeed(CallLogsRepo, { insertMany: () => Effect.void })
 }
