@@ -2,13 +2,12 @@ import { Code, ConnectError, createClient } from "@connectrpc/connect"
 import { createGrpcTransport } from "@connectrpc/connect-node"
 import { assert, describe, layer } from "@effect/vitest"
 import * as CallerApp from "@platform/caller/App"
+import * as ExternalStub from "@platform/platform/ExternalStub"
 import { GreeterService } from "@platform/proto-compat/greeter/v1"
-import * as Logging from "@platform/shared/Logging"
-import * as Server from "@platform/shared/Server"
-import { SpanRecorder } from "@platform/shared/Telemetry"
-import * as Testing from "@platform/shared/Testing"
-import * as ExternalStub from "@platform/shared/testing/ExternalStub"
-import * as PrometheusText from "@platform/shared/testing/PrometheusText"
+import * as PrometheusText from "@platform/testkit/PrometheusText"
+import { SpanRecorder } from "@platform/testkit/SpanRecorder"
+import * as TestDatabase from "@platform/testkit/TestDatabase"
+import * as TestServer from "@platform/testkit/TestServer"
 import { Context, Effect, Layer } from "effect"
 import { SqlClient } from "effect/sql"
 import * as App from "../src/App.ts"
@@ -25,18 +24,10 @@ const WorldLive = Layer.unwrap(
       Effect.promise(() => ExternalStub.start()),
       (stub) => Effect.promise(stub.close),
     )
-    const callerDatabase = yield* Testing.freshDatabase("greeter_test_caller")
-    const callerContext = yield* Layer.build(
-      CallerApp.layer(Server.layerTest).pipe(
-        Layer.provide(Logging.layer),
-        Layer.provideMerge(
-          Testing.config(CallerApp.defaults, { DATABASE_URL: callerDatabase.href, LOG_LEVEL: "error" }),
-        ),
-      ),
-    )
-    const callerUrl = yield* Testing.baseUrl.pipe(Effect.provide(callerContext))
-    const database = yield* Testing.freshDatabase("greeter_test")
-    return Layer.merge(Layer.succeed(World, { callerUrl, stub, database }), Testing.sqlClient(database))
+    const callerDatabase = yield* TestDatabase.freshDatabase("greeter_test_caller")
+    const callerUrl = yield* TestServer.serve(CallerApp, { DATABASE_URL: callerDatabase.href })
+    const database = yield* TestDatabase.freshDatabase("greeter_test")
+    return Layer.merge(Layer.succeed(World, { callerUrl, stub, database }), TestDatabase.sqlClient(database))
   }),
 )
 
@@ -44,21 +35,12 @@ const WorldLive = Layer.unwrap(
 const serveGreeter = (env: Record<string, string>) =>
   Effect.gen(function* () {
     const world = yield* World
-    const context = yield* Layer.build(
-      App.layer(Server.layerTest).pipe(
-        Layer.provide(Logging.layer),
-        Layer.provideMerge(
-          Testing.config(App.defaults, {
-            DATABASE_URL: world.database.href,
-            CALLER_BASE_URL: world.callerUrl,
-            EXTERNAL_API_URL: world.stub.url,
-            LOG_LEVEL: "error",
-            ...env,
-          }),
-        ),
-      ),
-    )
-    return yield* Testing.baseUrl.pipe(Effect.provide(context))
+    return yield* TestServer.serve(App, {
+      DATABASE_URL: world.database.href,
+      CALLER_BASE_URL: world.callerUrl,
+      EXTERNAL_API_URL: world.stub.url,
+      ...env,
+    })
   })
 
 /** Greet over Connect JSON, as a browser sends it, on a greeter configured by `env`. */

@@ -1,28 +1,25 @@
-import { Code, ConnectError, createClient } from "@connectrpc/connect"
+import { ConnectError, createClient } from "@connectrpc/connect"
 import { createConnectTransport } from "@connectrpc/connect-node"
 import { NodeHttpClient } from "@effect/platform-node"
-import { CallerRpcs, type CallResult, codeOf, RPC_SERVICE } from "@platform/caller/Api"
+import { CallerRpcs, type CallResult, codeOf, RPC_PATH, RPC_SERVICE } from "@platform/contracts/CallerRpcs"
+import * as RpcCode from "@platform/contracts/RpcCode"
 import { CallerService } from "@platform/proto-compat/caller/v1"
 import * as ErrorMessage from "@platform/shared/ErrorMessage"
-import { RPC_PATH } from "@platform/shared/HttpTelemetry"
-import { Context, Effect, Layer, Schema } from "effect"
-import { HttpTraceContext } from "effect/http"
+import * as HttpTelemetry from "@platform/shared/HttpTelemetry"
+import { Context, Effect, Layer } from "effect"
 import { RpcClient, RpcSerialization } from "effect/rpc"
-import { GreeterConfig } from "./GreeterConfig.ts"
+import { GreeterConfig } from "../Config.ts"
+import { CallerFailed, CallerRejected, CallerUnreachable } from "../errors.ts"
 
-/**
- * caller failed the call, or could not be reached: `code` is what greeter answers with (the
- * contract passes caller's own code through unchanged).
- */
-export class CallerFailed extends Schema.TaggedError<CallerFailed>()("CallerFailed", {
-  code: Schema.Enum(Code),
-  message: Schema.String,
-}) {}
+const unreachable = (message: string) => new CallerFailed({ reason: new CallerUnreachable({ message }) })
+const rejected = (code: RpcCode.RpcCode, message: string) =>
+  new CallerFailed({ reason: new CallerRejected({ code, message }) })
 
 /**
  * greeter's view of caller: one operation, two transports. Effect RPC by default (typed end to
  * end, cheaper than a second Connect hop); Connect with `CALLER_PROTOCOL=connect`, so that our
- * greeter also works against the original Go caller or any Connect-speaking caller.
+ * greeter also works against the original Go caller or any Connect-speaking caller. Either way,
+ * caller's own failures come back with their code, and anything else as unreachable.
  */
 export class CallerClient extends Context.Service<
   CallerClient,
@@ -37,12 +34,10 @@ export class CallerClient extends Context.Service<
           client
             .CallExternal({ url })
             .pipe(
-              Effect.catch((error) =>
-                Effect.fail(
-                  error._tag === "RpcClientError"
-                    ? new CallerFailed({ code: Code.Unavailable, message: `caller: ${ErrorMessage.describe(error)}` })
-                    : new CallerFailed({ code: codeOf(error), message: error.message }),
-                ),
+              Effect.mapError((error) =>
+                error._tag === "RpcClientError"
+                  ? unreachable(`caller: ${ErrorMessage.describe(error)}`)
+                  : rejected(codeOf[error._tag], error.message),
               ),
             ),
       })
@@ -66,28 +61,21 @@ export class CallerClient extends Context.Service<
         CallerService,
         createConnectTransport({ baseUrl: config.callerBaseUrl, httpVersion: "2", useBinaryFormat: true }),
       )
+      const attributes = {
+        "rpc.system": "connect_rpc",
+        "rpc.service": CallerService.typeName,
+        "rpc.method": "CallExternal",
+      }
       return CallerClient.of({
         callExternal: (url) =>
-          // Connect has no Effect tracing: a client span of our own, carried in `traceparent`.
-          Effect.useSpan(
-            `${CallerService.typeName}/CallExternal`,
-            {
-              kind: "client",
-              attributes: {
-                "rpc.system": "connect_rpc",
-                "rpc.service": CallerService.typeName,
-                "rpc.method": "CallExternal",
+          HttpTelemetry.withClientSpan(`${CallerService.typeName}/CallExternal`, attributes, (traceHeaders) =>
+            Effect.tryPromise({
+              try: (signal) => client.callExternal({ url }, { signal, headers: { ...traceHeaders } }),
+              catch: (error) => {
+                const connectError = ConnectError.from(error)
+                return rejected(RpcCode.fromNumber(connectError.code), connectError.rawMessage)
               },
-            },
-            (span) =>
-              Effect.tryPromise({
-                try: (signal) =>
-                  client.callExternal({ url }, { signal, headers: { ...HttpTraceContext.toHeaders(span) } }),
-                catch: (error) => {
-                  const connectError = ConnectError.from(error)
-                  return new CallerFailed({ code: connectError.code, message: connectError.rawMessage })
-                },
-              }).pipe(Effect.map((response) => ({ statusCode: response.statusCode, bodyLength: response.bodyLength }))),
+            }).pipe(Effect.map((response) => ({ statusCode: response.statusCode, bodyLength: response.bodyLength }))),
           ),
       })
     }),

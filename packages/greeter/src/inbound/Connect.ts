@@ -1,9 +1,22 @@
-import { Code, ConnectError } from "@connectrpc/connect"
+import { greetCodes } from "@platform/contracts/GreeterCodes"
 import { GreeterService } from "@platform/proto-compat/greeter/v1"
 import * as Connect from "@platform/shared/Connect"
 import { Effect } from "effect"
-import type { CallerFailed } from "./CallerClient.ts"
-import { Greeter, type InvalidName } from "./Greeter.ts"
+import type { CallerFailed, InvalidName } from "../errors.ts"
+import { Greeter } from "../Greeter.ts"
+
+/** The contract's code for each way Greet fails: caller's own code passes through unchanged. */
+const codeOf = (error: CallerFailed | InvalidName) => {
+  if (error._tag === "InvalidName") return greetCodes.invalidName
+  switch (error.reason._tag) {
+    case "CallerRejected":
+      return error.reason.code
+    case "CallerTimedOut":
+      return greetCodes.callerTimedOut
+    case "CallerUnreachable":
+      return greetCodes.callerUnreachable
+  }
+}
 
 /** `greeter.v1.GreeterService` over Connect, gRPC and gRPC-Web. */
 export const GreeterConnect = Connect.layer({
@@ -11,6 +24,5 @@ export const GreeterConnect = Connect.layer({
   handlers: {
     greet: (request) => Effect.flatMap(Greeter, (greeter) => greeter.greet(request.name)),
   },
-  toConnectError: (error: CallerFailed | InvalidName) =>
-    new ConnectError(error.message, error._tag === "InvalidName" ? Code.InvalidArgument : error.code),
+  toError: (error) => ({ code: codeOf(error), message: error.message }),
 })

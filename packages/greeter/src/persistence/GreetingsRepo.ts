@@ -1,7 +1,5 @@
-import * as Database from "@platform/shared/Database"
-import * as GroupCommit from "@platform/shared/GroupCommit"
+import * as BatchedInsert from "@platform/shared/BatchedInsert"
 import { Context, Effect, Layer, Schema } from "effect"
-import { SqlClient, type SqlError, SqlSchema } from "effect/sql"
 
 /** One row of `greetings`. */
 export const Greeting = Schema.Struct({
@@ -13,23 +11,19 @@ export type Greeting = typeof Greeting.Type
 
 export class GreetingsRepo extends Context.Service<
   GreetingsRepo,
-  { readonly insert: (row: Greeting) => Effect.Effect<void, SqlError.SqlError | Schema.SchemaError> }
+  { readonly insert: BatchedInsert.Insert<Greeting> }
 >()("greeter/GreetingsRepo") {
+  /** One statement for every row that arrived while the previous one was on the wire. */
   static readonly layer = Layer.effect(
     GreetingsRepo,
-    Effect.gen(function* () {
-      const sql = yield* SqlClient.SqlClient
-      // One statement for every row that arrived while the previous one was on the wire.
-      const rows = yield* GroupCommit.make({
-        name: "GreetingsRepo.insert batch",
-        write: SqlSchema.void({
-          Request: Schema.NonEmptyArray(Greeting),
-          execute: (rows) => sql`INSERT INTO greetings ${sql.insert(rows)}`,
-        }),
-      })
-      return GreetingsRepo.of({ insert: (row) => rows.write(row).pipe(Database.query("GreetingsRepo.insert")) })
-    }),
+    Effect.map(BatchedInsert.make({ table: "greetings", row: Greeting, name: "GreetingsRepo.insert" }), (insert) =>
+      GreetingsRepo.of({ insert }),
+    ),
   )
+
+  /** Rows appended to `rows` instead of a table: for tests, which read them back. */
+  static readonly layerMemory = (rows: Array<Greeting> = []) =>
+    Layer.succeed(GreetingsRepo, { insert: (row) => Effect.sync(() => void rows.push(row)) })
 
   /** Without a database: nothing is stored, as the contract allows. */
   static readonly disabled = Layer.succeed(GreetingsRepo, { insert: () => Effect.void })
