@@ -1,17 +1,19 @@
+import { GatewayApi } from "@platform/contracts/GatewayApi"
+import * as HealthAnswers from "@platform/contracts/Health"
 import * as Database from "@platform/shared/Database"
 import * as Health from "@platform/shared/Health"
 import * as Server from "@platform/shared/Server"
 import { Layer } from "effect"
 import { HttpApiBuilder } from "effect/http-api"
-import { GatewayApi } from "./Api.ts"
-import { GatewayConnect } from "./Connect.ts"
+import { GatewayConfig } from "./Config.ts"
+import { LangClient } from "./clients/LangClient.ts"
 import { Gateway } from "./Gateway.ts"
-import { GatewayConfig } from "./GatewayConfig.ts"
-import { ResilienceHttp } from "./Http.ts"
-import { IdempotencyRepo } from "./IdempotencyRepo.ts"
-import { InvocationsRepo } from "./InvocationsRepo.ts"
-import { LangClient } from "./LangClient.ts"
-import { migrations } from "./migrations/index.ts"
+import { GatewayConnect } from "./inbound/Connect.ts"
+import { ResilienceHttp } from "./inbound/Http.ts"
+import { Idempotency } from "./inbound/Idempotency.ts"
+import { IdempotencyRepo } from "./persistence/IdempotencyRepo.ts"
+import { InvocationsRepo } from "./persistence/InvocationsRepo.ts"
+import { migrations } from "./persistence/migrations/index.ts"
 import { Resilience } from "./Resilience.ts"
 
 export const defaults = { name: "gateway", port: 8082 } as const
@@ -22,7 +24,7 @@ const Persistence = Database.layerOptional({
   disabled: Layer.merge(InvocationsRepo.disabled, IdempotencyRepo.disabled),
 })
 
-const Domain = Gateway.layer.pipe(
+const Domain = Layer.merge(Gateway.layer, Idempotency.layer).pipe(
   Layer.provide(LangClient.layer),
   Layer.provideMerge(Resilience.layer),
   Layer.provide(GatewayConfig.layer),
@@ -31,7 +33,7 @@ const Domain = Gateway.layer.pipe(
 const Routes = Layer.mergeAll(
   GatewayConnect,
   HttpApiBuilder.layer(GatewayApi).pipe(Layer.provide(ResilienceHttp)),
-  Health.layer("connect"),
+  Health.layer(HealthAnswers.connectServices),
 )
 
 /** gateway on the given HTTP server. */

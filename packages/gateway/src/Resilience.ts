@@ -1,13 +1,17 @@
+import type { ResilienceSnapshot } from "@platform/contracts/GatewayApi"
+import * as BreakerMetrics from "@platform/resilience/BreakerMetrics"
+import * as BudgetMetrics from "@platform/resilience/BudgetMetrics"
+import * as CircuitBreaker from "@platform/resilience/CircuitBreaker"
+import * as RetryBudget from "@platform/resilience/RetryBudget"
 import * as Metrics from "@platform/shared/Metrics"
-import * as CircuitBreaker from "@platform/shared/resilience/CircuitBreaker"
-import * as RetryBudget from "@platform/shared/resilience/RetryBudget"
 import { Context, Duration, Effect, Layer } from "effect"
-import type { AttemptFailure, ResilienceSnapshot } from "./Api.ts"
-import { GatewayConfig } from "./GatewayConfig.ts"
+import { GatewayConfig } from "./Config.ts"
+import type { AttemptFailure } from "./errors.ts"
 
 /**
  * The gateway's breaker and retry budget, one of each for the process: every call to lang goes
- * through the same breaker and draws retries from the same budget.
+ * through the same breaker and draws retries from the same budget. Both are published as
+ * metrics, logs and span events for as long as the service runs.
  */
 export class Resilience extends Context.Service<
   Resilience,
@@ -34,6 +38,8 @@ export class Resilience extends Context.Service<
         capacity: config.budgetCapacity,
         refillPerSecond: config.budgetRefillPerSecond,
       })
+      yield* BreakerMetrics.observe(breaker)
+      yield* BudgetMetrics.observe(budget)
       const snapshot = Effect.gen(function* () {
         return {
           breaker: {

@@ -4,8 +4,8 @@ import { createClient } from "@connectrpc/connect"
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node"
 import { assert, describe, layer } from "@effect/vitest"
 import { GatewayService } from "@platform/proto-compat/gateway/v1"
-import * as Testing from "@platform/shared/Testing"
-import { service } from "@platform/shared/testing/Processes"
+import { service } from "@platform/testkit/Processes"
+import * as TestDatabase from "@platform/testkit/TestDatabase"
 import { Context, Effect, Layer } from "effect"
 import { SqlClient } from "effect/sql"
 
@@ -56,8 +56,8 @@ const delayingProxy = (target: string, delay: { ms: number }) =>
 const WorldLive = Layer.effect(
   WorldUnderTest,
   Effect.gen(function* () {
-    const langDatabase = yield* Testing.freshDatabase("gw_lang")
-    const gatewayDatabase = yield* Testing.freshDatabase("gw_gateway")
+    const langDatabase = yield* TestDatabase.freshDatabase("gw_lang")
+    const gatewayDatabase = yield* TestDatabase.freshDatabase("gw_gateway")
     const lang = yield* service(langMain, { DATABASE_URL: langDatabase.href })
     const delay = { ms: 0 }
     const slowLang = yield* delayingProxy(lang, delay)
@@ -112,7 +112,7 @@ const resilience = (base: string) =>
 const count = (database: URL, query: string) =>
   Effect.flatMap(SqlClient.SqlClient, (sql) => sql<{ n: number }>`${sql.unsafe(query)}`).pipe(
     Effect.map((rows) => rows[0]?.n ?? 0),
-    Effect.provide(Testing.sqlClient(database)),
+    Effect.provide(TestDatabase.sqlClient(database)),
   )
 
 const executions = (name: string) =>
@@ -249,7 +249,7 @@ layer(WorldLive, { excludeTestServices: true, timeout: "120 seconds" })("gateway
           (sql) =>
             sql<{ result_message: string; success: boolean }>`
             SELECT result_message, success FROM invocations WHERE name = ${name}`,
-        ).pipe(Effect.provide(Testing.sqlClient(world.gatewayDatabase)))
+        ).pipe(Effect.provide(TestDatabase.sqlClient(world.gatewayDatabase)))
       assert.deepStrictEqual(yield* rows("Recorded"), [
         { result_message: "Hello Recorded from custom-lang-service!", success: true },
       ])
@@ -303,7 +303,7 @@ describe("gateway without a database", () => {
   layer(Layer.empty, { excludeTestServices: true })((it) => {
     it.effect("still answers", () =>
       Effect.gen(function* () {
-        const langDatabase = yield* Testing.freshDatabase("gw_nodb_lang")
+        const langDatabase = yield* TestDatabase.freshDatabase("gw_nodb_lang")
         const lang = yield* service(langMain, { DATABASE_URL: langDatabase.href })
         const gateway = yield* service(gatewayMain, { CUSTOM_LANG_BASE_URL: lang })
         assert.deepStrictEqual(yield* invoke(gateway, "Solo"), {

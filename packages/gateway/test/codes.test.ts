@@ -1,18 +1,18 @@
 import { Code } from "@connectrpc/connect"
 import { assert, describe, it } from "@effect/vitest"
-import { BreakerOpen, BreakerTooManyRequests } from "@platform/shared/resilience/CircuitBreaker"
-import {
-  AttemptTimedOut,
-  codeOf,
-  codeOfStatus,
-  IdempotencyKeyInFlight,
-  IdempotencyKeyReused,
-  InvalidName,
-  isRetryable,
-  LangFailed,
-  LangRejected,
-  ReplayedFailure,
-} from "../src/Api.ts"
+import { codeOfLangStatus } from "@platform/contracts/GatewayApi"
+import * as RpcCode from "@platform/contracts/RpcCode"
+import { BreakerRejected, Open, TooManyRequests } from "@platform/resilience/CircuitBreaker"
+import { Duration } from "effect"
+import { AttemptTimedOut, InvalidName, isRetryable, LangFailed, LangRejected } from "../src/errors.ts"
+import { codeOf } from "../src/inbound/Connect.ts"
+import { IdempotencyKeyInFlight, IdempotencyKeyReused, ReplayedFailure } from "../src/inbound/Idempotency.ts"
+
+/** The Connect `Code` a failure answers with, as a client of the wire reads it. */
+const wire = (name: RpcCode.RpcCode): Code => RpcCode.numberOf[name]
+
+const open = new BreakerRejected({ breaker: "b", reason: new Open({ retryAfter: Duration.seconds(1) }) })
+const tooMany = new BreakerRejected({ breaker: "b", reason: new TooManyRequests() })
 
 describe("the contract's error-to-code table", () => {
   it("every lang status maps as the contract says", () => {
@@ -36,20 +36,20 @@ describe("the contract's error-to-code table", () => {
       [422, Code.Unknown],
     ]
     for (const [status, code] of table) {
-      assert.strictEqual(codeOfStatus(status), code, String(status))
-      assert.strictEqual(codeOf(new LangRejected({ status, message: "" })), code, String(status))
+      assert.strictEqual(wire(codeOfLangStatus(status)), code, String(status))
+      assert.strictEqual(wire(codeOf(new LangRejected({ status, message: "" }))), code, String(status))
     }
   })
 
   it("breaker rejections are unavailable, timeouts deadline_exceeded, anything else internal", () => {
-    assert.strictEqual(codeOf(new BreakerOpen({ name: "b" })), Code.Unavailable)
-    assert.strictEqual(codeOf(new BreakerTooManyRequests({ name: "b" })), Code.Unavailable)
-    assert.strictEqual(codeOf(new AttemptTimedOut({ message: "" })), Code.DeadlineExceeded)
-    assert.strictEqual(codeOf(new LangFailed({ message: "refused" })), Code.Internal)
-    assert.strictEqual(codeOf(new InvalidName({ message: "" })), Code.InvalidArgument)
-    assert.strictEqual(codeOf(new IdempotencyKeyReused({ message: "" })), Code.InvalidArgument)
-    assert.strictEqual(codeOf(new IdempotencyKeyInFlight({ message: "" })), Code.Aborted)
-    assert.strictEqual(codeOf(new ReplayedFailure({ code: Code.NotFound, message: "" })), Code.NotFound)
+    assert.strictEqual(wire(codeOf(open)), Code.Unavailable)
+    assert.strictEqual(wire(codeOf(tooMany)), Code.Unavailable)
+    assert.strictEqual(wire(codeOf(new AttemptTimedOut({ message: "" }))), Code.DeadlineExceeded)
+    assert.strictEqual(wire(codeOf(new LangFailed({ message: "refused" }))), Code.Internal)
+    assert.strictEqual(wire(codeOf(new InvalidName({ message: "" }))), Code.InvalidArgument)
+    assert.strictEqual(wire(codeOf(new IdempotencyKeyReused({ message: "" }))), Code.InvalidArgument)
+    assert.strictEqual(wire(codeOf(new IdempotencyKeyInFlight({ message: "" }))), Code.Aborted)
+    assert.strictEqual(wire(codeOf(new ReplayedFailure({ code: "not_found", message: "" }))), Code.NotFound)
   })
 
   it("retryable: 429, 502, 503, 504 and network timeouts; nothing else", () => {
@@ -62,6 +62,6 @@ describe("the contract's error-to-code table", () => {
     }
     assert.isTrue(isRetryable(new AttemptTimedOut({ message: "" })))
     assert.isFalse(isRetryable(new LangFailed({ message: "" })))
-    assert.isFalse(isRetryable(new BreakerOpen({ name: "b" })))
+    assert.isFalse(isRetryable(open))
   })
 })

@@ -1,11 +1,11 @@
 import { NodeHttpClient } from "@effect/platform-node"
-import { LangApi, rejectionStatus } from "@platform/lang/Api"
+import { LangApi, rejectionStatus } from "@platform/contracts/LangApi"
 import * as ErrorMessage from "@platform/shared/ErrorMessage"
 import { Context, Effect, Layer } from "effect"
 import { HttpClientError } from "effect/http"
 import { HttpApiClient } from "effect/http-api"
-import { type AttemptFailure, LangFailed, LangRejected } from "./Api.ts"
-import { GatewayConfig } from "./GatewayConfig.ts"
+import { GatewayConfig } from "../Config.ts"
+import { type AttemptFailure, LangFailed, LangRejected } from "../errors.ts"
 
 const LANG = "custom-lang-service"
 

@@ -1,7 +1,7 @@
+import { GatewayApi } from "@platform/contracts/GatewayApi"
 import { Effect } from "effect"
 import { HttpApiBuilder } from "effect/http-api"
-import { GatewayApi } from "./Api.ts"
-import { Resilience } from "./Resilience.ts"
+import { Resilience } from "../Resilience.ts"
 
 /** `GET /resilience`: the breaker's state and counts and the budget's tokens. */
 export const ResilienceHttp = HttpApiBuilder.group(GatewayApi, "resilience", (handlers) =>

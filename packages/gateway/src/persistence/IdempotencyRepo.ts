@@ -1,7 +1,8 @@
 import * as Database from "@platform/shared/Database"
-import { Context, Duration, Effect, Layer, type Option, Schema } from "effect"
+import { Clock, Context, Duration, Effect, Layer, Option, Schema } from "effect"
 import { SqlClient, type SqlError, SqlSchema } from "effect/sql"
 
+/** A key's record: the call it belongs to, and its outcome once done (`code`: gRPC's number). */
 export const StoredOutcome = Schema.Struct({
   name: Schema.String,
   done: Schema.Boolean,
@@ -70,6 +71,39 @@ export class IdempotencyRepo extends Context.Service<
       })
     }),
   )
+
+  /** Keys in memory, with the same expiry (from Effect's `Clock`): for tests. */
+  static readonly layerMemory = Layer.sync(IdempotencyRepo, () => {
+    const records = new Map<string, StoredOutcome & { readonly createdAt: number }>()
+    const live = (key: string, ttl: Duration.Duration) =>
+      Effect.map(Clock.currentTimeMillis, (now) => {
+        const record = records.get(key)
+        if (record !== undefined && record.createdAt <= now - Duration.toMillis(ttl)) records.delete(key)
+        return Option.fromUndefinedOr(records.get(key))
+      })
+    return IdempotencyRepo.of({
+      find: (key, ttl) =>
+        Effect.map(
+          live(key, ttl),
+          Option.map(({ createdAt: _, ...outcome }) => outcome),
+        ),
+      reserve: (key, name) =>
+        Effect.map(Clock.currentTimeMillis, (now) => {
+          if (records.has(key)) return false
+          records.set(key, { name, done: false, success: null, code: null, message: null, createdAt: now })
+          return true
+        }),
+      complete: (key, outcome) =>
+        Effect.sync(() => {
+          const record = records.get(key)
+          if (record !== undefined) records.set(key, { ...record, ...outcome, done: true })
+        }),
+      release: (key) =>
+        Effect.sync(() => {
+          if (records.get(key)?.done === false) records.delete(key)
+        }),
+    })
+  })
 
   /** Without a database there is nowhere to remember keys: every call runs. */
   static readonly disabled = Layer.succeed(IdempotencyRepo, {

@@ -1,7 +1,5 @@
-import * as Database from "@platform/shared/Database"
-import * as GroupCommit from "@platform/shared/GroupCommit"
+import * as BatchedInsert from "@platform/shared/BatchedInsert"
 import { Context, Effect, Layer, Schema } from "effect"
-import { SqlClient, type SqlError, SqlSchema } from "effect/sql"
 
 /** One row of `invocations`: the message on success, the error text on failure. */
 export const Invocation = Schema.Struct({
@@ -13,23 +11,21 @@ export type Invocation = typeof Invocation.Type
 
 export class InvocationsRepo extends Context.Service<
   InvocationsRepo,
-  { readonly insert: (row: Invocation) => Effect.Effect<void, SqlError.SqlError | Schema.SchemaError> }
+  { readonly insert: BatchedInsert.Insert<Invocation> }
 >()("gateway/InvocationsRepo") {
+  /** One statement for every row that arrived while the previous one was on the wire. */
   static readonly layer = Layer.effect(
     InvocationsRepo,
-    Effect.gen(function* () {
-      const sql = yield* SqlClient.SqlClient
-      // One statement for every row that arrived while the previous one was on the wire.
-      const rows = yield* GroupCommit.make({
-        name: "InvocationsRepo.insert batch",
-        write: SqlSchema.void({
-          Request: Schema.NonEmptyArray(Invocation),
-          execute: (rows) => sql`INSERT INTO invocations ${sql.insert(rows)}`,
-        }),
-      })
-      return InvocationsRepo.of({ insert: (row) => rows.write(row).pipe(Database.query("InvocationsRepo.insert")) })
-    }),
+    Effect.map(
+      BatchedInsert.make({ table: "invocations", row: Invocation, name: "InvocationsRepo.insert" }),
+      (insert) => InvocationsRepo.of({ insert }),
+    ),
   )
 
+  /** Rows appended to `rows` instead of a table: for tests, which read them back. */
+  static readonly layerMemory = (rows: Array<Invocation> = []) =>
+    Layer.succeed(InvocationsRepo, { insert: (row) => Effect.sync(() => void rows.push(row)) })
+
+  /** Without a database: nothing is stored, as the contract allows. */
   static readonly disabled = Layer.succeed(InvocationsRepo, { insert: () => Effect.void })
 }
