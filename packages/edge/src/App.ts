@@ -1,11 +1,16 @@
+import { DEFAULT_UNTRACED } from "@platform/shared/HttpTelemetry"
 import * as Server from "@platform/shared/Server"
 import { Layer } from "effect"
+import { EdgeConfig } from "./Config.ts"
 import { Edge } from "./Edge.ts"
-import { EdgeConfig } from "./EdgeConfig.ts"
-import { EdgeRoutes } from "./Http.ts"
+import { EdgeRoutes } from "./inbound/Http.ts"
 
 export const defaults = { name: "edge", port: 30081 } as const
 
-/** The edge on the given HTTP server. */
+/** The edge on the given HTTP server; Traefik's own `/ping` is a probe, not a trace. */
 export const layer = <E, R>(server: Layer.Layer<Server.Services, E, R>) =>
-  Server.serve(EdgeRoutes).pipe(Layer.provideMerge(server), Layer.provide(Edge.layer), Layer.provide(EdgeConfig.layer))
+  Server.serve(EdgeRoutes, { untraced: [...DEFAULT_UNTRACED, "/ping"] }).pipe(
+    Layer.provideMerge(server),
+    Layer.provide(Edge.layer),
+    Layer.provide(EdgeConfig.layer),
+  )

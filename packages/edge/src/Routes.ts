@@ -3,7 +3,7 @@
  * which middlewares, in which order. The dev edge serves it; the Traefik configurations of
  * Compose and Kubernetes say the same (a test compares them, so they cannot drift).
  */
-export type Middleware = "cors" | "auth" | "rate-limit" | "retry"
+export type MiddlewareName = "cors" | "auth" | "rate-limit" | "retry"
 
 export type Upstream = "greeter" | "gateway" | "auth" | "web"
 
@@ -12,9 +12,9 @@ export interface Route {
   /** Traefik's `PathPrefix`: a string prefix of the path. */
   readonly prefix: string
   readonly upstream: Upstream
-  /** The upstream speaks cleartext HTTP/2 (the Connect services). */
+  /** The upstream speaks cleartext HTTP/2 (the Connect services): every route to it says the same. */
   readonly h2c: boolean
-  readonly middlewares: ReadonlyArray<Middleware>
+  readonly middlewares: ReadonlyArray<MiddlewareName>
 }
 
 export const routes: ReadonlyArray<Route> = [

@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
-import * as Cors from "../src/Cors.ts"
-import { RateLimiter } from "../src/RateLimiter.ts"
+import * as Cors from "../src/middleware/Cors.ts"
+import { RateLimiter } from "../src/middleware/RateLimit.ts"
 import { match, routes } from "../src/Routes.ts"
 
 describe("routing table", () => {

@@ -6,35 +6,14 @@ import { assert, describe, layer } from "@effect/vitest"
 import * as AuthApp from "@platform/auth/App"
 import * as CallerApp from "@platform/caller/App"
 import * as GreeterApp from "@platform/greeter/App"
+import * as ExternalStub from "@platform/platform/ExternalStub"
 import { GreeterService } from "@platform/proto-compat/greeter/v1"
-import * as Logging from "@platform/shared/Logging"
-import type * as Metrics from "@platform/shared/Metrics"
-import * as Server from "@platform/shared/Server"
-import type { ServiceConfig } from "@platform/shared/ServiceConfig"
-import { SpanRecorder } from "@platform/shared/Telemetry"
-import * as Testing from "@platform/shared/Testing"
-import * as ExternalStub from "@platform/shared/testing/ExternalStub"
-import { freePort } from "@platform/shared/testing/Processes"
+import { freePort } from "@platform/testkit/Processes"
+import { SpanRecorder } from "@platform/testkit/SpanRecorder"
+import * as TestDatabase from "@platform/testkit/TestDatabase"
+import * as TestServer from "@platform/testkit/TestServer"
 import { Context, Effect, Layer } from "effect"
 import * as App from "../src/App.ts"
-
-/** A service's layer on a test port, for the enclosing scope; its base URL. */
-const serve = <E>(
-  defaults: { readonly name: string; readonly port: number },
-  app: (server: typeof Server.layerTest) => Layer.Layer<Server.Services, E, ServiceConfig | Metrics.ScrapeHooks>,
-  env: Record<string, string>,
-  traced = false,
-) =>
-  Effect.gen(function* () {
-    const context = yield* Layer.build(
-      app(Server.layerTest).pipe(
-        Layer.provide(Logging.layer),
-        Layer.provide(traced ? SpanRecorder.layer : Layer.empty),
-        Layer.provideMerge(Testing.config(defaults, { LOG_LEVEL: "error", ...env })),
-      ),
-    )
-    return yield* Testing.baseUrl.pipe(Effect.provide(context))
-  })
 
 /** An h2c upstream that answers every request with the headers it received. */
 const echo = Effect.acquireRelease(
@@ -69,17 +48,21 @@ const PlatformLive = Layer.effect(
       Effect.promise(() => ExternalStub.start()),
       (s) => Effect.promise(s.close),
     )
-    const authDb = yield* Testing.freshDatabase("edge_auth")
-    const auth = yield* serve(AuthApp.defaults, AuthApp.layer, { DATABASE_URL: authDb.href })
-    const caller = yield* serve(CallerApp.defaults, CallerApp.layer, {})
-    const greeter = yield* serve(GreeterApp.defaults, GreeterApp.layer, {
+    const authDb = yield* TestDatabase.freshDatabase("edge_auth")
+    const auth = yield* TestServer.serve(AuthApp, { DATABASE_URL: authDb.href })
+    const caller = yield* TestServer.serve(CallerApp, {})
+    const greeter = yield* TestServer.serve(GreeterApp, {
       CALLER_BASE_URL: caller,
       EXTERNAL_API_URL: stub.url,
     })
     const upstreams = { EDGE_GREETER_URL: greeter, EDGE_AUTH_URL: auth, EDGE_GATEWAY_URL: "http://127.0.0.1:1" }
-    const edge = yield* serve(App.defaults, App.layer, upstreams)
+    const edge = yield* TestServer.serve(App, upstreams)
     // Traced, so that the edge has a span whose context it must pass upstream.
-    const echoEdge = yield* serve(App.defaults, App.layer, { ...upstreams, EDGE_GREETER_URL: yield* echo }, true)
+    const echoEdge = yield* TestServer.serve(
+      App,
+      { ...upstreams, EDGE_GREETER_URL: yield* echo },
+      { around: yield* Layer.build(SpanRecorder.layer) },
+    )
     const credentials = { email: "edge-test@example.com", password: "correct horse battery" }
     const json = (path: string) =>
       Effect.promise(async () => {
@@ -192,7 +175,7 @@ layer(PlatformLive, { excludeTestServices: true, timeout: "60 seconds" })(
       Effect.gen(function* () {
         const platform = yield* PlatformUnderTest
         const port = yield* Effect.promise(freePort)
-        const edge = yield* serve(App.defaults, App.layer, {
+        const edge = yield* TestServer.serve(App, {
           EDGE_GREETER_URL: `http://127.0.0.1:${port}`,
           EDGE_AUTH_URL: platform.auth,
         })

@@ -2,10 +2,10 @@ import { NodeHttpServerRequest } from "@effect/platform-node"
 import * as HttpTelemetry from "@platform/shared/HttpTelemetry"
 import { Effect, Layer, Option } from "effect"
 import { HttpRouter, HttpServerRequest, HttpServerResponse, HttpStaticServer } from "effect/http"
-import { Edge } from "./Edge.ts"
-import { EdgeConfig } from "./EdgeConfig.ts"
-import type { NodeRequest, NodeResponse } from "./Proxy.ts"
-import type { Upstream } from "./Routes.ts"
+import { EdgeConfig } from "../Config.ts"
+import { Edge } from "../Edge.ts"
+import type { NodeRequest, NodeResponse } from "../Proxy.ts"
+import { match, type Route } from "../Routes.ts"
 
 /** What `/` shows when no web console is configured: where the APIs are. */
 const placeholder = `<!doctype html>
@@ -32,15 +32,16 @@ export const EdgeRoutes = Layer.mergeAll(
         ? Option.some(yield* HttpStaticServer.make({ root: config.webDir.value, spa: true }))
         : Option.none()
       const noConsole = Option.isNone(site) && Option.isNone(config.upstreams.web)
-      const dispatch = (request: HttpServerRequest.HttpServerRequest, upstream: Upstream | undefined) =>
+      const dispatch = (request: HttpServerRequest.HttpServerRequest, route: Route) =>
         Effect.gen(function* () {
-          if (upstream === "web") {
+          if (route.upstream === "web") {
             if (Option.isSome(site)) return yield* site.value
             if (noConsole) return HttpServerResponse.html(placeholder)
           }
           yield* edge.handle(
             NodeHttpServerRequest.toIncomingMessage(request) as NodeRequest,
             NodeHttpServerRequest.toServerResponse(request) as NodeResponse,
+            route,
           )
           // The edge wrote the answer itself; Effect's server leaves an ended response alone.
           return HttpServerResponse.empty()
@@ -50,12 +51,13 @@ export const EdgeRoutes = Layer.mergeAll(
         "*",
         Effect.gen(function* () {
           const request = yield* HttpServerRequest.HttpServerRequest
-          const route = edge.route(new URL(request.url, "http://edge").pathname)
-          if (route === undefined) return yield* dispatch(request, undefined)
+          // The one place the route is matched: everything after works on this route.
+          const route = match(new URL(request.url, "http://edge").pathname)
+          if (route === undefined) return HttpServerResponse.text("404 page not found", { status: 404 })
           // Counted and traced by the routing table's route, as Traefik does by router.
           const template = route.prefix === "/" ? "/*" : `${route.prefix}/*`
           yield* HttpTelemetry.setRoute(template)
-          return yield* dispatch(request, route.upstream).pipe(
+          return yield* dispatch(request, route).pipe(
             HttpTelemetry.withServerSpan(`${request.method} ${template}`, request, { "http.route": template }),
           )
         }),

@@ -1,5 +1,7 @@
 import type { IncomingHttpHeaders } from "node:http"
-import { settings } from "./Routes.ts"
+import { Effect } from "effect"
+import { type Middleware, respond } from "../Exchange.ts"
+import { settings } from "../Routes.ts"
 
 /**
  * Traefik's CORS headers middleware with the contract's settings. A preflight is answered by
@@ -35,3 +37,17 @@ export const responseHeaders = (headers: IncomingHttpHeaders, allowed: ReadonlyA
         }),
   }
 }
+
+/** The middleware: answers preflights itself, adds the headers to everything else. */
+export const cors =
+  (origins: ReadonlyArray<string>): Middleware =>
+  (next) =>
+  (exchange) =>
+    Effect.suspend(() => {
+      const { request } = exchange
+      if (isPreflight(request.method ?? "", request.headers)) {
+        return respond(exchange, 200, preflightHeaders(request.headers, origins))
+      }
+      exchange.responseHeaders = { ...exchange.responseHeaders, ...responseHeaders(request.headers, origins) }
+      return next(exchange)
+    })

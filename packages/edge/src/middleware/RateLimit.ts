@@ -1,4 +1,6 @@
-import * as TokenBucket from "@platform/shared/resilience/TokenBucket"
+import * as TokenBucket from "@platform/resilience/TokenBucket"
+import { Clock, Effect } from "effect"
+import { type Middleware, plainText, respond } from "../Exchange.ts"
 
 /**
  * Traefik's rate limit: a token bucket per client IP, `average` requests a second on average
@@ -31,4 +33,15 @@ export class RateLimiter {
       if (TokenBucket.refill(this.limits, bucket, now).tokens >= this.limits.capacity) this.buckets.delete(client)
     }
   }
+}
+
+/** The middleware: per client IP, `average` a second with bursts of `burst`; beyond, a 429. */
+export const rateLimit = (average: number, burst: number): Middleware => {
+  const limiter = new RateLimiter(average, burst)
+  return (next) => (exchange) =>
+    Effect.flatMap(Clock.currentTimeMillis, (now) =>
+      limiter.allow(exchange.request.socket?.remoteAddress ?? "unknown", now)
+        ? next(exchange)
+        : respond(exchange, 429, plainText, "Too Many Requests"),
+    )
 }

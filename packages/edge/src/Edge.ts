@@ -1,0 +1,111 @@
+import type * as http from "node:http"
+import * as HttpTelemetry from "@platform/shared/HttpTelemetry"
+import { Context, Effect, Layer } from "effect"
+import { EdgeConfig } from "./Config.ts"
+import { type Exchange, type Handler, type Middleware, plainText, respond, UpstreamUnreachable } from "./Exchange.ts"
+import { cors } from "./middleware/Cors.ts"
+import { forwardAuth, TRUSTED } from "./middleware/ForwardAuth.ts"
+import { rateLimit } from "./middleware/RateLimit.ts"
+import { retry } from "./middleware/Retry.ts"
+import { forward, type NodeRequest, type NodeResponse, requestHeaders } from "./Proxy.ts"
+import { type MiddlewareName, type Route, routes } from "./Routes.ts"
+import * as Upstreams from "./Upstreams.ts"
+
+/**
+ * The local edge: Traefik's routing and middlewares for the platform, on the kernel's server
+ * (HTTP/1.1 and h2c on one port). Each route's chain (its middlewares, in the table's order, then
+ * the proxy) is composed once; a request runs the chain of the route it matched. Connect JSON
+ * and binary, gRPC-Web and gRPC pass through with their trailers; Connect services are reached
+ * over h2c, as the original's Traefik does.
+ */
+export class Edge extends Context.Service<
+  Edge,
+  { readonly handle: (request: NodeRequest, response: NodeResponse, route: Route) => Effect.Effect<void> }
+>()("edge/Edge") {
+  static readonly layer = Layer.effect(
+    Edge,
+    Effect.gen(function* () {
+      const config = yield* EdgeConfig
+      const upstreams = yield* Upstreams.make
+      const auth = upstreams.get("auth")
+      if (auth === undefined) return yield* Effect.die(new Error("the routing table has no auth upstream"))
+
+      const middlewares: Record<MiddlewareName, Middleware> = {
+        cors: cors(config.corsOrigins),
+        auth: forwardAuth(auth),
+        "rate-limit": rateLimit(config.rateAverage, config.rateBurst),
+        retry: retry(),
+      }
+
+      /** The end of every chain: the request to the route's upstream, in a client span per attempt. */
+      const proxy: Handler = (exchange) => {
+        const target = upstreams.get(exchange.route.upstream)
+        if (target === undefined) return respond(exchange, 404, plainText, "404 page not found")
+        const method = exchange.request.method ?? "GET"
+        const attributes = { "http.request.method": method, "url.full": new URL(exchange.path, target.origin).href }
+        return HttpTelemetry.withClientSpan(method, attributes, (traceHeaders, span) =>
+          Effect.flatMap(
+            Effect.promise(() =>
+              forward({
+                dispatcher: target.dispatcher,
+                method,
+                path: exchange.path,
+                headers: { ...exchange.upstreamHeaders, ...traceHeaders },
+                body:
+                  exchange.body ??
+                  (method === "GET" || method === "HEAD" ? undefined : (exchange.request as http.IncomingMessage)),
+                response: exchange.response,
+                extraResponseHeaders: exchange.responseHeaders,
+              }),
+            ),
+            (outcome) => {
+              if (outcome._tag === "Answered") {
+                span.attribute("http.response.status_code", exchange.response.statusCode)
+                return Effect.void
+              }
+              span.attribute("error.type", outcome.error.name)
+              return Effect.fail(
+                new UpstreamUnreachable({ upstream: exchange.route.upstream, message: outcome.error.message }),
+              )
+            },
+          ),
+        )
+      }
+
+      const chains = new Map<Route, Handler>(
+        routes.map((route) => [route, route.middlewares.reduceRight((next, name) => middlewares[name](next), proxy)]),
+      )
+
+      const handle = (request: NodeRequest, response: NodeResponse, route: Route) =>
+        Effect.suspend(() => {
+          const upstreamHeaders = requestHeaders(request)
+          for (const name of TRUSTED) delete upstreamHeaders[name]
+          const forwardedFor = upstreamHeaders["x-forwarded-for"]
+          const address = request.socket?.remoteAddress ?? "unknown"
+          upstreamHeaders["x-forwarded-for"] = forwardedFor === undefined ? address : `${forwardedFor}, ${address}`
+          upstreamHeaders["x-forwarded-proto"] ??= "http"
+          upstreamHeaders["x-forwarded-host"] ??= String(upstreamHeaders.host ?? "")
+          upstreamHeaders["x-real-ip"] = address
+          const exchange: Exchange = {
+            request,
+            response,
+            route,
+            path: request.url ?? "/",
+            upstreamHeaders,
+            responseHeaders: {},
+          }
+          const chain = chains.get(route) ?? proxy
+          return chain(exchange).pipe(
+            Effect.catchTag("UpstreamUnreachable", (error) =>
+              Effect.andThen(
+                Effect.logWarning(`${error.upstream} did not answer: ${error.message}`),
+                respond(exchange, 502, plainText, "Bad Gateway"),
+              ),
+            ),
+          )
+        })
+
+      return Edge.of({ handle })
+    }),
+  )
+}

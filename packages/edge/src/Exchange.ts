@@ -1,0 +1,47 @@
+import type * as http from "node:http"
+import { Effect, Schema } from "effect"
+import type { Headers, NodeRequest, NodeResponse } from "./Proxy.ts"
+import type { Route } from "./Routes.ts"
+
+/** One request on its way through the edge's middlewares to its upstream. */
+export interface Exchange {
+  readonly request: NodeRequest
+  readonly response: NodeResponse
+  /** The route the path matched (matched once, by the router). */
+  readonly route: Route
+  /** Path and query as the client sent them. */
+  readonly path: string
+  /** What goes upstream: the client's headers, forwarding headers, what forward-auth copied. */
+  readonly upstreamHeaders: Headers
+  /** Added to whatever answers the client (CORS). */
+  responseHeaders: Headers
+  /** The request body, read into memory by a middleware that may have to send it again (retry). */
+  body?: Buffer | undefined
+}
+
+/** The upstream gave no response at all (refused, reset, unreachable): what Traefik retries. */
+export class UpstreamUnreachable extends Schema.TaggedError<UpstreamUnreachable>()("UpstreamUnreachable", {
+  upstream: Schema.String,
+  message: Schema.String,
+}) {}
+
+/** Handles an exchange: answers the client itself, or fails when the upstream did not answer. */
+export type Handler = (exchange: Exchange) => Effect.Effect<void, UpstreamUnreachable>
+
+/** One of Traefik's middlewares: wraps the rest of the chain. */
+export type Middleware = (next: Handler) => Handler
+
+/** Answers the client from the edge itself, with the headers middlewares added (CORS). */
+export const respond = (exchange: Exchange, status: number, headers: Headers, body: string | Uint8Array = "") =>
+  Effect.sync(() => {
+    const response = exchange.response as http.ServerResponse
+    if (response.headersSent || response.destroyed) return
+    response.writeHead(status, {
+      ...headers,
+      ...exchange.responseHeaders,
+      "content-length": String(typeof body === "string" ? Buffer.byteLength(body) : body.byteLength),
+    })
+    response.end(body)
+  })
+
+export const plainText = { "content-type": "text/plain" } as const
