@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto"
 import { fileURLToPath } from "node:url"
-import { freePort, type Running, start } from "@platform/shared/testing/Processes"
+import { freePort, type Running, start } from "@platform/testkit/Processes"
 import pg from "pg"
 
 /**

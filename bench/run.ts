@@ -14,7 +14,7 @@ import { availableParallelism, cpus, tmpdir } from "node:os"
 import { join } from "node:path"
 import { create, toBinary } from "@bufbuild/protobuf"
 import { GreetRequestSchema } from "@platform/proto-compat/greeter/v1"
-import * as CircuitBreaker from "@platform/shared/resilience/CircuitBreaker"
+import * as CircuitBreaker from "@platform/resilience/CircuitBreaker"
 import bcrypt from "bcrypt"
 import { Effect, Logger, Metric } from "effect"
 import * as hdr from "hdr-histogram-js"
@@ -85,7 +85,7 @@ const breakerInProcess = (samples: number) =>
         failures: 0,
         total: samples,
       } satisfies Load.Figures
-    }).pipe(Effect.provideService(Metric.MetricRegistry, new Map()), Effect.provide(Logger.layer([]))),
+    }).pipe(Effect.scoped, Effect.provideService(Metric.MetricRegistry, new Map()), Effect.provide(Logger.layer([]))),
   )
 
 interface Scenario {

@@ -1,6 +1,6 @@
 /** The external API greeter asks caller to fetch: the platform's own loopback stand-in. */
 import * as http from "node:http"
-import { handler, type Seen } from "@platform/shared/testing/ExternalStub"
+import { handler, type Seen } from "@platform/platform/ExternalStub"
 import { listen } from "./listen.ts"
 
 // The stub remembers every request for tests; under load nothing needs to be remembered.

@@ -15,7 +15,7 @@ export class BuildFailed extends Schema.TaggedError<BuildFailed>()("BuildFailed"
 const web = (root: string) => path.join(root, "packages", "web")
 export const distDir = (root: string) => path.join(web(root), "dist")
 
-/** What the console is built from: its own files, and the contracts it imports. */
+/** What the console is built from: its own files, the contracts and the generated code it imports. */
 const sources = (root: string) => {
   const files: Array<string> = []
   const walk = (dir: string) => {
@@ -27,9 +27,8 @@ const sources = (root: string) => {
     }
   }
   walk(web(root))
-  for (const contract of ["auth/src/Api.ts", "gateway/src/Api.ts", "shared/src/RestApi.ts"]) {
-    files.push(path.join(root, "packages", contract))
-  }
+  walk(path.join(root, "packages", "contracts", "src"))
+  walk(path.join(root, "proto-compat", "gen"))
   return files.sort()
 }
 

@@ -9,11 +9,10 @@ import { createHash } from "node:crypto"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { NodeRuntime } from "@effect/platform-node"
-import { PgClient } from "@effect/sql-pg"
-import * as ExternalStub from "@platform/shared/testing/ExternalStub"
-import { Cause, Deferred, Duration, Effect, Exit, Logger, Option, Redacted } from "effect"
-import { Reactivity } from "effect/reactivity"
+import * as Database from "@platform/shared/Database"
+import { Cause, Deferred, Duration, Effect, Exit, Logger, Option } from "effect"
 import * as EmbeddedPostgres from "./EmbeddedPostgres.ts"
+import * as ExternalStub from "./ExternalStub.ts"
 import { printer } from "./LogPrinter.ts"
 import { EMBEDDED_POSTGRES_PORT, EXTERNAL_STUB_PORT, type Name, services } from "./Services.ts"
 import * as Supervisor from "./Supervisor.ts"
@@ -74,26 +73,9 @@ const databaseServer = Effect.gen(function* () {
 })
 
 const createDatabases = (server: URL, names: ReadonlyArray<string>) =>
-  Effect.scoped(
-    Effect.gen(function* () {
-      const maintenance = new URL(server.href)
-      maintenance.pathname = "/postgres"
-      const sql = yield* PgClient.make({ url: Redacted.make(maintenance.href), maxConnections: 1 })
-      for (const name of names) {
-        const [row] = yield* sql<{ n: number }>`SELECT count(*)::int AS n FROM pg_database WHERE datname = ${name}`
-        if ((row?.n ?? 0) === 0) {
-          yield* sql`CREATE DATABASE ${sql(name)}`
-          yield* Effect.logInfo(`created database ${name}`)
-        }
-      }
-    }),
-  ).pipe(Effect.provide(Reactivity.layer))
+  Effect.forEach(names, (name) => Database.createDatabase(Database.withDatabase(server, name)), { discard: true })
 
-const databaseUrl = (server: URL, name: string) => {
-  const url = new URL(server.href)
-  url.pathname = `/${name}`
-  return url.href
-}
+const databaseUrl = (server: URL, name: string) => Database.withDatabase(server, name).href
 
 const banner = (started: number, database: string, external: string) => {
   const edge = `http://localhost:${portOf("edge")}`

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { assert, describe, it } from "@effect/vitest"
-import { start } from "@platform/shared/testing/Processes"
+import { start } from "@platform/testkit/Processes"
 
 /**
  * As a new user would try it: `pnpm start` with `OTEL_EXPORTER_OTLP_ENDPOINT` pointed at a local

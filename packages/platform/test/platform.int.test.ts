@@ -4,7 +4,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { assert, describe, it } from "@effect/vitest"
-import { start } from "@platform/shared/testing/Processes"
+import { start } from "@platform/testkit/Processes"
 
 /** The runner as `pnpm start` runs it, on ports shifted out of the way of a running platform. */
 const runner = fileURLToPath(new URL("../src/main.ts", import.meta.url))

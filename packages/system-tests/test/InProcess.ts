@@ -4,13 +4,10 @@ import * as EdgeApp from "@platform/edge/App"
 import * as GatewayApp from "@platform/gateway/App"
 import * as GreeterApp from "@platform/greeter/App"
 import * as LangApp from "@platform/lang/App"
-import * as Logging from "@platform/shared/Logging"
-import type * as Metrics from "@platform/shared/Metrics"
-import * as Server from "@platform/shared/Server"
-import type { ServiceConfig } from "@platform/shared/ServiceConfig"
-import * as Testing from "@platform/shared/Testing"
-import * as ExternalStub from "@platform/shared/testing/ExternalStub"
-import { type Context, Effect, Layer } from "effect"
+import * as ExternalStub from "@platform/platform/ExternalStub"
+import * as TestDatabase from "@platform/testkit/TestDatabase"
+import * as TestServer from "@platform/testkit/TestServer"
+import { type Context, Effect } from "effect"
 
 /**
  * The whole platform in the test's process: every service on its own loopback port with its own
@@ -24,27 +21,7 @@ export interface Platform {
   readonly stub: ExternalStub.ExternalStub
 }
 
-type App<E> = (server: typeof Server.layerTest) => Layer.Layer<Server.Services, E, ServiceConfig | Metrics.ScrapeHooks>
-
-const serve = <E>(
-  defaults: { readonly name: string; readonly port: number },
-  app: App<E>,
-  env: Record<string, string>,
-  around: Context.Context<never>,
-  log: ((line: string) => void) | undefined,
-) =>
-  Effect.gen(function* () {
-    const context = yield* Layer.build(
-      app(Server.layerTest).pipe(
-        Layer.provide(log === undefined ? Logging.layer : Logging.layerWriting(log)),
-        Layer.provide(Layer.succeedContext(around)),
-        Layer.provideMerge(Testing.config(defaults, { LOG_LEVEL: "error", ...env })),
-      ),
-    )
-    return yield* Testing.baseUrl.pipe(Effect.provide(context))
-  })
-
-const database = (name: string) => Effect.map(Testing.freshDatabase(`platform_${name}`), (url) => url.href)
+const database = (name: string) => Effect.map(TestDatabase.freshDatabase(`platform_${name}`), (url) => url.href)
 
 export const start = (
   options: {
@@ -61,28 +38,25 @@ export const start = (
       Effect.promise(() => ExternalStub.start()),
       (s) => Effect.promise(s.close),
     )
-    const run = <E>(
-      defaults: { readonly name: string; readonly port: number },
-      app: App<E>,
-      env: Record<string, string>,
-    ) => serve(defaults, app, env, around, options.log)
+    const run = <E>(app: TestServer.ServiceApp<E>, env: Record<string, string>) =>
+      TestServer.serve(app, env, { around, log: options.log })
     const [lang, auth, caller] = yield* Effect.all(
       [
-        run(LangApp.defaults, LangApp.layer, { DATABASE_URL: yield* database("lang"), ...env("lang") }),
-        run(AuthApp.defaults, AuthApp.layer, { DATABASE_URL: yield* database("auth"), ...env("auth") }),
-        run(CallerApp.defaults, CallerApp.layer, { DATABASE_URL: yield* database("caller"), ...env("caller") }),
+        run(LangApp, { DATABASE_URL: yield* database("lang"), ...env("lang") }),
+        run(AuthApp, { DATABASE_URL: yield* database("auth"), ...env("auth") }),
+        run(CallerApp, { DATABASE_URL: yield* database("caller"), ...env("caller") }),
       ],
       { concurrency: "unbounded" },
     )
     const [greeter, gateway] = yield* Effect.all(
       [
-        run(GreeterApp.defaults, GreeterApp.layer, {
+        run(GreeterApp, {
           DATABASE_URL: yield* database("greeter"),
           CALLER_BASE_URL: caller,
           EXTERNAL_API_URL: stub.url,
           ...env("greeter"),
         }),
-        run(GatewayApp.defaults, GatewayApp.layer, {
+        run(GatewayApp, {
           DATABASE_URL: yield* database("gateway"),
           CUSTOM_LANG_BASE_URL: lang,
           ...env("gateway"),
@@ -90,7 +64,7 @@ export const start = (
       ],
       { concurrency: "unbounded" },
     )
-    const edge = yield* run(EdgeApp.defaults, EdgeApp.layer, {
+    const edge = yield* run(EdgeApp, {
       EDGE_GREETER_URL: greeter,
       EDGE_GATEWAY_URL: gateway,
       EDGE_AUTH_URL: auth,

@@ -4,8 +4,8 @@ import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { assert, describe, it } from "@effect/vitest"
 import { routes, settings } from "@platform/edge/Routes"
+import { services, WEB_PORT } from "@platform/platform/Services"
 import { parse, parseAllDocuments } from "yaml"
-import { services, WEB_PORT } from "../src/Services.ts"
 
 /**
  * No Docker engine or cluster runs here, so Compose and Kubernetes are checked statically:

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto"
 import { assert, layer } from "@effect/vitest"
-import { type RecordedSpan, SpanRecorder } from "@platform/shared/Telemetry"
+import { type RecordedSpan, SpanRecorder } from "@platform/testkit/SpanRecorder"
 import { Context, Effect, Layer, Schedule } from "effect"
 import * as InProcess from "./InProcess.ts"
 
