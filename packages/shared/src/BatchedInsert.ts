@@ -1,4 +1,4 @@
-import { Effect, Schema, type Scope } from "effect"
+import { type Context, Effect, Layer, Schema, type Scope } from "effect"
 import { SqlClient, type SqlError, SqlSchema } from "effect/sql"
 import * as Database from "./Database.ts"
 import * as GroupCommit from "./GroupCommit.ts"
@@ -28,3 +28,25 @@ export const make = <Row, Encoded extends Record<string, unknown>>(options: {
     })
     return (row: Row) => rows.write(row).pipe(Database.query(options.name))
   })
+
+/** A repository whose one operation is `insert`, as a service's table of this kind has. */
+export interface Repo<Row> {
+  readonly insert: Insert<Row>
+}
+
+/** The layers such a repository has, for its service class's statics. */
+export const layers = <Self, Row, Encoded extends Record<string, unknown>>(
+  tag: Context.Key<Self, Repo<Row>>,
+  options: { readonly table: string; readonly row: Schema.Codec<Row, Encoded>; readonly name: string },
+) => ({
+  /** On PostgreSQL: one statement for every row that arrived while the previous one was on the wire. */
+  layer: Layer.effect(
+    tag,
+    Effect.map(make(options), (insert) => ({ insert })),
+  ),
+  /** Rows appended to `rows` instead of a table: for tests, which read them back. */
+  layerMemory: (rows: Array<Row> = []) =>
+    Layer.succeed(tag, { insert: (row: Row) => Effect.sync(() => void rows.push(row)) }),
+  /** Without a database: nothing is stored, as the contract allows. */
+  disabled: Layer.succeed(tag, { insert: () => Effect.void }),
+})

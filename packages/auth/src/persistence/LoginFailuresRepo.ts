@@ -1,5 +1,5 @@
 import * as Database from "@platform/shared/Database"
-import { Context, Duration, Effect, Layer, Schema } from "effect"
+import { Clock, Context, Duration, Effect, Layer, Schema } from "effect"
 import { SqlClient, type SqlError, SqlSchema } from "effect/sql"
 
 /** What the failures of one email within the window say: how many, and when the oldest was. */
@@ -62,4 +62,26 @@ export class LoginFailuresRepo extends Context.Service<
       })
     }),
   )
+
+  /** Failures in memory, timed by Effect's `Clock`: for domain tests. */
+  static readonly layerMemory = Layer.sync(LoginFailuresRepo, () => {
+    const failures = new Map<string, Array<number>>()
+    const recent = (email: string, length: Duration.Duration, now: number) =>
+      (failures.get(email) ?? []).filter((at) => at > now - Duration.toMillis(length))
+    return LoginFailuresRepo.of({
+      window: (email, length) =>
+        Effect.map(Clock.currentTimeMillis, (now) => {
+          const inWindow = recent(email, length, now)
+          const oldest = inWindow[0]
+          return {
+            count: inWindow.length,
+            secondsUntilOldestExpires:
+              oldest === undefined ? 0 : Math.max(0, Math.ceil((oldest + Duration.toMillis(length) - now) / 1000)),
+          }
+        }),
+      record: (email, length) =>
+        Effect.map(Clock.currentTimeMillis, (now) => void failures.set(email, [...recent(email, length, now), now])),
+      clear: (email) => Effect.sync(() => void failures.delete(email)),
+    })
+  })
 }

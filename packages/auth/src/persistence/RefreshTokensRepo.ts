@@ -1,5 +1,6 @@
+import { randomUUID } from "node:crypto"
 import * as Database from "@platform/shared/Database"
-import { Context, Effect, Layer, type Option, Schema } from "effect"
+import { Clock, Context, Effect, Layer, Option, Schema } from "effect"
 import { SqlClient, type SqlError, SqlSchema } from "effect/sql"
 
 export const RefreshTokenRow = Schema.Struct({
@@ -72,4 +73,54 @@ export class RefreshTokensRepo extends Context.Service<
       })
     }),
   )
+
+  /** Refresh tokens in memory, timed by Effect's `Clock`: for domain tests. */
+  static readonly layerMemory = Layer.sync(RefreshTokensRepo, () => {
+    interface Stored {
+      readonly id: string
+      readonly user_id: string
+      readonly family_id: string
+      readonly hash: string
+      readonly expiresAt: number
+      used: boolean
+      revoked: boolean
+    }
+    const tokens: Array<Stored> = []
+    const key = (hash: Uint8Array) => Buffer.from(hash).toString("hex")
+    return RefreshTokensRepo.of({
+      insert: ({ ttlSeconds, token_hash, ...token }) =>
+        Effect.map(Clock.currentTimeMillis, (now) => {
+          tokens.push({
+            ...token,
+            id: randomUUID(),
+            hash: key(token_hash),
+            expiresAt: now + ttlSeconds * 1000,
+            used: false,
+            revoked: false,
+          })
+        }),
+      findByHash: (hash) =>
+        Effect.map(Clock.currentTimeMillis, (now) =>
+          Option.map(Option.fromUndefinedOr(tokens.find((token) => token.hash === key(hash))), (token) => ({
+            id: token.id,
+            user_id: token.user_id,
+            family_id: token.family_id,
+            expired: token.expiresAt <= now,
+            used: token.used,
+            revoked: token.revoked,
+          })),
+        ),
+      markUsed: (id) =>
+        Effect.sync(() => {
+          const token = tokens.find((candidate) => candidate.id === id)
+          if (token === undefined || token.used || token.revoked) return false
+          token.used = true
+          return true
+        }),
+      revokeFamily: (familyId) =>
+        Effect.sync(() => {
+          for (const token of tokens) if (token.family_id === familyId) token.revoked = true
+        }),
+    })
+  })
 }

@@ -1,5 +1,5 @@
 import * as Database from "@platform/shared/Database"
-import { Context, Effect, Layer, Schema } from "effect"
+import { Clock, Context, Effect, Layer, Schema } from "effect"
 import { SqlClient, type SqlError, SqlSchema } from "effect/sql"
 import type { JWK } from "jose"
 
@@ -58,4 +58,19 @@ export class SigningKeysRepo extends Context.Service<
       })
     }),
   )
+
+  /** Keys in memory, newest first: for domain tests. */
+  static readonly layerMemory = Layer.sync(SigningKeysRepo, () => {
+    const keys: Array<StoredKey> = []
+    const add = (key: { readonly kid: string; readonly privateJwk: JWK }) =>
+      Effect.map(Clock.currentTimeMillis, (now) => {
+        keys.unshift({ kid: key.kid, private_jwk: JSON.stringify(key.privateJwk), created_at: new Date(now) })
+      })
+    return SigningKeysRepo.of({
+      all: Effect.sync(() => [...keys]),
+      add,
+      ensureOne: (make) =>
+        keys.length > 0 ? Effect.succeed(false) : Effect.flatMap(make, (key) => Effect.as(add(key), true)),
+    })
+  })
 }

@@ -1,5 +1,6 @@
+import { randomUUID } from "node:crypto"
 import * as Database from "@platform/shared/Database"
-import { Context, Effect, Layer, type Option, Schema } from "effect"
+import { Context, Effect, Layer, Option, Schema } from "effect"
 import { SqlClient, type SqlError, SqlSchema } from "effect/sql"
 
 export const UserRow = Schema.Struct({
@@ -56,4 +57,21 @@ export class UsersRepo extends Context.Service<
       })
     }),
   )
+
+  /** Users in memory, for domain tests (ids are random UUIDs, emails unique as the index makes them). */
+  static readonly layerMemory = Layer.sync(UsersRepo, () => {
+    const users: Array<UserRow> = []
+    const byEmail = (email: string) => Option.fromUndefinedOr(users.find((user) => user.email.toLowerCase() === email))
+    return UsersRepo.of({
+      insert: (user) =>
+        Effect.sync(() => {
+          if (users.some((existing) => existing.email === user.email)) return Option.none()
+          const row = { id: randomUUID(), email: user.email, password_hash: user.password_hash, role: "user" }
+          users.push(row)
+          return Option.some(row)
+        }),
+      findByEmail: (email) => Effect.sync(() => byEmail(email)),
+      findById: (id) => Effect.sync(() => Option.fromUndefinedOr(users.find((user) => user.id === id))),
+    })
+  })
 }

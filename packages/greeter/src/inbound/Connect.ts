@@ -6,7 +6,7 @@ import type { CallerFailed, InvalidName } from "../errors.ts"
 import { Greeter } from "../Greeter.ts"
 
 /** The contract's code for each way Greet fails: caller's own code passes through unchanged. */
-const codeOf = (error: CallerFailed | InvalidName) => {
+export const codeOf = (error: CallerFailed | InvalidName) => {
   if (error._tag === "InvalidName") return greetCodes.invalidName
   switch (error.reason._tag) {
     case "CallerRejected":

@@ -1,5 +1,5 @@
 import * as BatchedInsert from "@platform/shared/BatchedInsert"
-import { Context, Effect, Layer, Schema } from "effect"
+import { Context, Schema } from "effect"
 
 /** One row of `greetings`. */
 export const Greeting = Schema.Struct({
@@ -9,22 +9,16 @@ export const Greeting = Schema.Struct({
 })
 export type Greeting = typeof Greeting.Type
 
-export class GreetingsRepo extends Context.Service<
-  GreetingsRepo,
-  { readonly insert: BatchedInsert.Insert<Greeting> }
->()("greeter/GreetingsRepo") {
-  /** One statement for every row that arrived while the previous one was on the wire. */
-  static readonly layer = Layer.effect(
-    GreetingsRepo,
-    Effect.map(BatchedInsert.make({ table: "greetings", row: Greeting, name: "GreetingsRepo.insert" }), (insert) =>
-      GreetingsRepo.of({ insert }),
-    ),
-  )
-
-  /** Rows appended to `rows` instead of a table: for tests, which read them back. */
-  static readonly layerMemory = (rows: Array<Greeting> = []) =>
-    Layer.succeed(GreetingsRepo, { insert: (row) => Effect.sync(() => void rows.push(row)) })
-
-  /** Without a database: nothing is stored, as the contract allows. */
-  static readonly disabled = Layer.succeed(GreetingsRepo, { insert: () => Effect.void })
+/** `greetings`, written one row per request before the answer: on PostgreSQL, in memory, or nowhere. */
+export class GreetingsRepo extends Context.Service<GreetingsRepo, BatchedInsert.Repo<Greeting>>()(
+  "greeter/GreetingsRepo",
+) {
+  private static readonly layers = BatchedInsert.layers(GreetingsRepo, {
+    table: "greetings",
+    row: Greeting,
+    name: "GreetingsRepo.insert",
+  })
+  static readonly layer = GreetingsRepo.layers.layer
+  static readonly layerMemory = GreetingsRepo.layers.layerMemory
+  static readonly disabled = GreetingsRepo.layers.disabled
 }

@@ -1,5 +1,5 @@
 import * as BatchedInsert from "@platform/shared/BatchedInsert"
-import { Context, Effect, Layer, Schema } from "effect"
+import { Context, Schema } from "effect"
 
 /** One row of `executions`: what lang answered to one call. */
 export const Execution = Schema.Struct({
@@ -10,22 +10,16 @@ export const Execution = Schema.Struct({
 })
 export type Execution = typeof Execution.Type
 
-export class ExecutionsRepo extends Context.Service<
-  ExecutionsRepo,
-  { readonly insert: BatchedInsert.Insert<Execution> }
->()("lang/ExecutionsRepo") {
-  /** One statement for every row that arrived while the previous one was on the wire. */
-  static readonly layer = Layer.effect(
-    ExecutionsRepo,
-    Effect.map(BatchedInsert.make({ table: "executions", row: Execution, name: "ExecutionsRepo.insert" }), (insert) =>
-      ExecutionsRepo.of({ insert }),
-    ),
-  )
-
-  /** Rows appended to `rows` instead of a table: for tests, which read them back. */
-  static readonly layerMemory = (rows: Array<Execution> = []) =>
-    Layer.succeed(ExecutionsRepo, { insert: (row) => Effect.sync(() => void rows.push(row)) })
-
-  /** Without a database: nothing is stored, as the contract allows. */
-  static readonly disabled = Layer.succeed(ExecutionsRepo, { insert: () => Effect.void })
+/** `executions`, written one row per request before the answer: on PostgreSQL, in memory, or nowhere. */
+export class ExecutionsRepo extends Context.Service<ExecutionsRepo, BatchedInsert.Repo<Execution>>()(
+  "lang/ExecutionsRepo",
+) {
+  private static readonly layers = BatchedInsert.layers(ExecutionsRepo, {
+    table: "executions",
+    row: Execution,
+    name: "ExecutionsRepo.insert",
+  })
+  static readonly layer = ExecutionsRepo.layers.layer
+  static readonly layerMemory = ExecutionsRepo.layers.layerMemory
+  static readonly disabled = ExecutionsRepo.layers.disabled
 }

@@ -1,0 +1,137 @@
+import { assert, describe, it } from "@effect/vitest"
+import { AuthApi } from "@platform/contracts/AuthApi"
+import * as ErrorBody from "@platform/contracts/ErrorBody"
+import * as RestApi from "@platform/shared/RestApi"
+import { ConfigProvider, Effect, Layer } from "effect"
+import { HttpServer } from "effect/http"
+import { HttpApiTest } from "effect/http-api"
+import { TestClock } from "effect/testing"
+import { Accounts } from "../src/Accounts.ts"
+import { AuthConfig } from "../src/Config.ts"
+import { AccountsHttp, TokensHttp } from "../src/inbound/Http.ts"
+import { Passwords } from "../src/Passwords.ts"
+import { LoginFailuresRepo } from "../src/persistence/LoginFailuresRepo.ts"
+import { RefreshTokensRepo } from "../src/persistence/RefreshTokensRepo.ts"
+import { SigningKeysRepo } from "../src/persistence/SigningKeysRepo.ts"
+import { UsersRepo } from "../src/persistence/UsersRepo.ts"
+import { SigningKeys } from "../src/SigningKeys.ts"
+import { Tokens } from "../src/Tokens.ts"
+
+/**
+ * auth's domain on memory repositories and the test clock: registration, the login throttle
+ * and its window, refresh-token rotation with reuse detection, logout; then the REST handlers
+ * through the contract's own client, in memory. The integration suites check the same over HTTP
+ * and PostgreSQL.
+ */
+const Domain = Accounts.layer.pipe(
+  Layer.provideMerge(Tokens.layer),
+  Layer.provideMerge(SigningKeys.layerStored),
+  Layer.provide([UsersRepo.layerMemory, LoginFailuresRepo.layerMemory, RefreshTokensRepo.layerMemory]),
+  Layer.provide(SigningKeysRepo.layerMemory),
+  Layer.provide(Passwords.layer),
+  Layer.provideMerge(AuthConfig.layer),
+  Layer.provide(ConfigProvider.layer(ConfigProvider.fromEnv({ env: {} }))),
+)
+
+const ada = { email: "Ada@Example.com", password: "correct horse battery" }
+const wrong = { email: "ada@example.com", password: "wrong horse battery" }
+
+const tagOf = <A, E extends { readonly _tag: string }, R>(effect: Effect.Effect<A, E, R>) =>
+  Effect.map(Effect.flip(effect), (error) => error._tag)
+
+describe("Accounts (domain, in memory)", () => {
+  it.effect("register: one account per mailbox, whatever its case; bad input is the contract's 400", () =>
+    Effect.gen(function* () {
+      const accounts = yield* Accounts
+      const user = yield* accounts.register(ada)
+      assert.deepStrictEqual([user.email, user.role], ["ada@example.com", "user"])
+      assert.strictEqual(yield* tagOf(accounts.register({ ...ada, email: "ADA@example.com" })), "EmailTaken")
+      assert.strictEqual(yield* tagOf(accounts.register({ email: "ada" })), "InvalidRequest")
+      assert.strictEqual(
+        yield* tagOf(accounts.register({ email: "b@example.com", password: "short" })),
+        "InvalidRequest",
+      )
+    }).pipe(Effect.provide(Domain)),
+  )
+
+  it.effect("login: a token whose subject is the user; wrong password and unknown email answer alike", () =>
+    Effect.gen(function* () {
+      const accounts = yield* Accounts
+      const user = yield* accounts.register(ada)
+      const session = yield* accounts.login(ada)
+      const claims = yield* Effect.flatMap(Tokens, (tokens) => tokens.verify(session.token))
+      assert.deepStrictEqual([claims.sub, claims.role], [user.id, "user"])
+      assert.strictEqual(yield* tagOf(accounts.login(wrong)), "InvalidCredentials")
+      assert.strictEqual(yield* tagOf(accounts.login({ ...ada, email: "nobody@example.com" })), "InvalidCredentials")
+    }).pipe(Effect.provide(Domain)),
+  )
+
+  it.effect("five failures throttle the email for the window; then the right password works and clears them", () =>
+    Effect.gen(function* () {
+      const accounts = yield* Accounts
+      yield* accounts.register(ada)
+      for (let i = 0; i < 5; i++) assert.strictEqual(yield* tagOf(accounts.login(wrong)), "InvalidCredentials")
+      const throttled = yield* Effect.flip(accounts.login(ada))
+      assert.strictEqual(throttled._tag, "TooManyAttempts")
+      assert.strictEqual(throttled._tag === "TooManyAttempts" ? throttled.retryAfterSeconds : 0, 900)
+      yield* TestClock.adjust("15 minutes")
+      yield* TestClock.adjust("1 second")
+      yield* accounts.login(ada)
+      for (let i = 0; i < 4; i++) yield* Effect.flip(accounts.login(wrong))
+      yield* accounts.login(ada)
+      assert.strictEqual(yield* tagOf(accounts.login(wrong)), "InvalidCredentials", "a success cleared the count")
+    }).pipe(Effect.provide(Domain)),
+  )
+
+  it.effect("refresh rotates the pair; a used refresh token presented again ends the whole session", () =>
+    Effect.gen(function* () {
+      const accounts = yield* Accounts
+      yield* accounts.register(ada)
+      const first = yield* accounts.login(ada)
+      const second = yield* accounts.refresh(first.refreshToken)
+      assert.notStrictEqual(second.refreshToken, first.refreshToken)
+      assert.strictEqual(yield* tagOf(accounts.refresh(first.refreshToken)), "InvalidRefreshToken")
+      assert.strictEqual(yield* tagOf(accounts.refresh(second.refreshToken)), "InvalidRefreshToken", "revoked")
+    }).pipe(Effect.provide(Domain)),
+  )
+
+  it.effect("logout revokes the session; a refresh token expires after its lifetime", () =>
+    Effect.gen(function* () {
+      const accounts = yield* Accounts
+      yield* accounts.register(ada)
+      const session = yield* accounts.login(ada)
+      yield* accounts.logout(session.refreshToken)
+      assert.strictEqual(yield* tagOf(accounts.refresh(session.refreshToken)), "InvalidRefreshToken")
+      const later = yield* accounts.login(ada)
+      yield* TestClock.adjust("30 days")
+      assert.strictEqual(yield* tagOf(accounts.refresh(later.refreshToken)), "InvalidRefreshToken")
+    }).pipe(Effect.provide(Domain)),
+  )
+})
+
+describe("auth's handlers (in memory)", () => {
+  const Handlers = Layer.mergeAll(AccountsHttp, TokensHttp).pipe(
+    Layer.provide(Domain),
+    Layer.provideMerge(RestApi.requestValidation(ErrorBody.RequestValidation, ErrorBody.validation)),
+    Layer.provideMerge(HttpServer.layerServices),
+  )
+
+  it.effect("register 201, login, verify copies the subject; no or a foreign bearer is the contract's 401", () =>
+    Effect.gen(function* () {
+      const client = yield* HttpApiTest.groups(AuthApi, ["accounts", "tokens"])
+      const user = yield* client.accounts.register({ payload: ada })
+      const { token } = yield* client.accounts.login({ payload: ada })
+      const verified = yield* client.tokens.verify({ headers: { authorization: `Bearer ${token}` } })
+      assert.deepStrictEqual(verified.body, { ok: true, userId: user.id })
+      assert.deepStrictEqual(verified.headers, { "x-user-id": user.id, "x-user-role": "user" })
+      assert.strictEqual(yield* tagOf(client.tokens.verify({ headers: {} })), "MissingBearer")
+      assert.strictEqual(
+        yield* tagOf(client.tokens.verify({ headers: { authorization: `Bearer ${token}x` } })),
+        "InvalidToken",
+      )
+      const { keys } = yield* client.tokens.jwks()
+      assert.strictEqual(keys.length, 1)
+      assert.strictEqual(yield* tagOf(client.accounts.login({ payload: wrong })), "InvalidCredentials")
+    }).pipe(Effect.provide(Handlers)),
+  )
+})
