@@ -3,14 +3,7 @@ import * as ErrorMessage from "@platform/shared/ErrorMessage"
 import { Context, Effect, Layer, Stream } from "effect"
 import { HttpClient, type HttpClientError, type HttpClientResponse } from "effect/http"
 import { CallerConfig } from "./Config.ts"
-import {
-  BodyTooLarge,
-  type CallError,
-  ExternalTimeout,
-  ExternalUnreachable,
-  InvalidUrl,
-  UrlNotAllowed,
-} from "./errors.ts"
+import * as Errors from "./errors.ts"
 import { CallLogQueue } from "./persistence/CallLogQueue.ts"
 import * as UrlPolicy from "./UrlPolicy.ts"
 
@@ -24,9 +17,9 @@ const allowed = (raw: string, allowedHosts: ReadonlyArray<string>) => {
     case "Allowed":
       return Effect.succeed(verdict.url)
     case "Invalid":
-      return Effect.fail(new InvalidUrl({ message: verdict.message }))
+      return Effect.fail(new Errors.InvalidUrl({ message: verdict.message }))
     case "Denied":
-      return Effect.fail(new UrlNotAllowed({ message: verdict.message }))
+      return Effect.fail(new Errors.UrlNotAllowed({ message: verdict.message }))
   }
 }
 
@@ -42,8 +35,8 @@ const deniedByLookup = (error: unknown): boolean => {
 
 const unreachable = (url: URL) => (error: HttpClientError.HttpClientError) =>
   deniedByLookup(error)
-    ? new UrlNotAllowed({ message: ErrorMessage.describe(error) })
-    : new ExternalUnreachable({ message: `${url.host}: ${ErrorMessage.describe(error)}` })
+    ? new Errors.UrlNotAllowed({ message: ErrorMessage.describe(error) })
+    : new Errors.ExternalUnreachable({ message: `${url.host}: ${ErrorMessage.describe(error)}` })
 
 /**
  * Fetches URLs for other services: GET with a deadline (`CALLER_TIMEOUT_MS`), any status is an
@@ -53,7 +46,7 @@ const unreachable = (url: URL) => (error: HttpClientError.HttpClientError) =>
  */
 export class Caller extends Context.Service<
   Caller,
-  { readonly callExternal: (url: string) => Effect.Effect<CallResult, CallError> }
+  { readonly callExternal: (url: string) => Effect.Effect<CallResult, Errors.CallError> }
 >()("caller/Caller") {
   static readonly layer = Layer.effect(
     Caller,
@@ -68,7 +61,9 @@ export class Caller extends Context.Service<
           Stream.runForEach((chunk) => {
             length += chunk.length
             return length > config.maxBodyBytes
-              ? Effect.fail(new BodyTooLarge({ message: `the body is larger than ${config.maxBodyBytes} bytes` }))
+              ? Effect.fail(
+                  new Errors.BodyTooLarge({ message: `the body is larger than ${config.maxBodyBytes} bytes` }),
+                )
               : Effect.void
           }),
           Effect.map(() => length),
@@ -98,7 +93,9 @@ export class Caller extends Context.Service<
           Effect.timeoutOrElse({
             duration: config.timeout,
             orElse: () =>
-              Effect.fail(new ExternalTimeout({ message: `${url.host} did not answer within ${config.timeout}` })),
+              Effect.fail(
+                new Errors.ExternalTimeout({ message: `${url.host} did not answer within ${config.timeout}` }),
+              ),
           }),
         )
         yield* logs.offer({ url: raw, status_code: result.statusCode, body_length: result.bodyLength })

@@ -1,4 +1,4 @@
-import { type Context, Effect, Layer, Schema, type Scope } from "effect"
+import { Context, Effect, Layer, Schema, type Scope } from "effect"
 import { SqlClient, type SqlError, SqlSchema } from "effect/sql"
 import * as Database from "./Database.ts"
 import * as GroupCommit from "./GroupCommit.ts"
@@ -34,19 +34,29 @@ export interface Repo<Row> {
   readonly insert: Insert<Row>
 }
 
-/** The layers such a repository has, for its service class's statics. */
-export const layers = <Self, Row, Encoded extends Record<string, unknown>>(
-  tag: Context.Key<Self, Repo<Row>>,
-  options: { readonly table: string; readonly row: Schema.Codec<Row, Encoded>; readonly name: string },
-) => ({
-  /** On PostgreSQL: one statement for every row that arrived while the previous one was on the wire. */
-  layer: Layer.effect(
-    tag,
-    Effect.map(make(options), (insert) => ({ insert })),
-  ),
-  /** Rows appended to `rows` instead of a table: for tests, which read them back. */
-  layerMemory: (rows: Array<Row> = []) =>
-    Layer.succeed(tag, { insert: (row: Row) => Effect.sync(() => void rows.push(row)) }),
-  /** Without a database: nothing is stored, as the contract allows. */
-  disabled: Layer.succeed(tag, { insert: () => Effect.void }),
-})
+/**
+ * The service class of such a table's repository, with its three layers:
+ *
+ * `class GreetingsRepo extends BatchedInsert.Repository<GreetingsRepo, Greeting>()("greeter/GreetingsRepo", { table: "greetings", row: Greeting }) {}`
+ *
+ * `layer` writes to PostgreSQL (one statement for every row that arrived while the previous one
+ * was on the wire), `layerMemory(rows)` appends to an array a test reads back, `disabled` stores
+ * nothing (a service without a database, as the contract allows).
+ */
+export const Repository =
+  <Self, Row>() =>
+  <const Id extends string, Encoded extends Record<string, unknown>>(
+    id: Id,
+    options: { readonly table: string; readonly row: Schema.Codec<Row, Encoded> },
+  ) => {
+    const name = `${id.slice(id.lastIndexOf("/") + 1)}.insert`
+    return class RepositoryService extends Context.Service<Self, Repo<Row>>()(id) {
+      static readonly layer: Layer.Layer<Self, never, SqlClient.SqlClient> = Layer.effect(
+        this,
+        Effect.map(make({ ...options, name }), (insert) => ({ insert })),
+      )
+      static readonly layerMemory = (rows: Array<Row> = []): Layer.Layer<Self> =>
+        Layer.succeed(this, { insert: (row: Row) => Effect.sync(() => void rows.push(row)) })
+      static readonly disabled: Layer.Layer<Self> = Layer.succeed(this, { insert: () => Effect.void })
+    }
+  }

@@ -1,5 +1,5 @@
 import * as BatchedInsert from "@platform/shared/BatchedInsert"
-import { Context, Schema } from "effect"
+import { Schema } from "effect"
 
 /** One row of `invocations`: the message on success, the error text on failure. */
 export const Invocation = Schema.Struct({
@@ -10,15 +10,10 @@ export const Invocation = Schema.Struct({
 export type Invocation = typeof Invocation.Type
 
 /** `invocations`, written one row per request before the answer: on PostgreSQL, in memory, or nowhere. */
-export class InvocationsRepo extends Context.Service<InvocationsRepo, BatchedInsert.Repo<Invocation>>()(
+export class InvocationsRepo extends BatchedInsert.Repository<InvocationsRepo, Invocation>()(
   "gateway/InvocationsRepo",
-) {
-  private static readonly layers = BatchedInsert.layers(InvocationsRepo, {
+  {
     table: "invocations",
     row: Invocation,
-    name: "InvocationsRepo.insert",
-  })
-  static readonly layer = InvocationsRepo.layers.layer
-  static readonly layerMemory = InvocationsRepo.layers.layerMemory
-  static readonly disabled = InvocationsRepo.layers.disabled
-}
+  },
+) {}

@@ -1,5 +1,5 @@
 import * as BatchedInsert from "@platform/shared/BatchedInsert"
-import { Context, Schema } from "effect"
+import { Schema } from "effect"
 
 /** One row of `greetings`. */
 export const Greeting = Schema.Struct({
@@ -10,15 +10,7 @@ export const Greeting = Schema.Struct({
 export type Greeting = typeof Greeting.Type
 
 /** `greetings`, written one row per request before the answer: on PostgreSQL, in memory, or nowhere. */
-export class GreetingsRepo extends Context.Service<GreetingsRepo, BatchedInsert.Repo<Greeting>>()(
-  "greeter/GreetingsRepo",
-) {
-  private static readonly layers = BatchedInsert.layers(GreetingsRepo, {
-    table: "greetings",
-    row: Greeting,
-    name: "GreetingsRepo.insert",
-  })
-  static readonly layer = GreetingsRepo.layers.layer
-  static readonly layerMemory = GreetingsRepo.layers.layerMemory
-  static readonly disabled = GreetingsRepo.layers.disabled
-}
+export class GreetingsRepo extends BatchedInsert.Repository<GreetingsRepo, Greeting>()("greeter/GreetingsRepo", {
+  table: "greetings",
+  row: Greeting,
+}) {}

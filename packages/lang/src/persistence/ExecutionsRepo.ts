@@ -1,5 +1,5 @@
 import * as BatchedInsert from "@platform/shared/BatchedInsert"
-import { Context, Schema } from "effect"
+import { Schema } from "effect"
 
 /** One row of `executions`: what lang answered to one call. */
 export const Execution = Schema.Struct({
@@ -11,15 +11,7 @@ export const Execution = Schema.Struct({
 export type Execution = typeof Execution.Type
 
 /** `executions`, written one row per request before the answer: on PostgreSQL, in memory, or nowhere. */
-export class ExecutionsRepo extends Context.Service<ExecutionsRepo, BatchedInsert.Repo<Execution>>()(
-  "lang/ExecutionsRepo",
-) {
-  private static readonly layers = BatchedInsert.layers(ExecutionsRepo, {
-    table: "executions",
-    row: Execution,
-    name: "ExecutionsRepo.insert",
-  })
-  static readonly layer = ExecutionsRepo.layers.layer
-  static readonly layerMemory = ExecutionsRepo.layers.layerMemory
-  static readonly disabled = ExecutionsRepo.layers.disabled
-}
+export class ExecutionsRepo extends BatchedInsert.Repository<ExecutionsRepo, Execution>()("lang/ExecutionsRepo", {
+  table: "executions",
+  row: Execution,
+}) {}

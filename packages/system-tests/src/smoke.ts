@@ -8,8 +8,8 @@
 import { randomUUID } from "node:crypto"
 import { createClient } from "@connectrpc/connect"
 import { createGrpcTransport } from "@connectrpc/connect-node"
+import { services } from "@platform/platform/Services"
 import { GreeterService } from "@platform/proto-compat/greeter/v1"
-import { services } from "./Services.ts"
 
 const edge = (process.env.SMOKE_EDGE_URL ?? "http://localhost:30081").replace(/\/+$/, "")
 const offset = Number(process.env.PLATFORM_PORT_OFFSET ?? 0)

@@ -1,0 +1,11 @@
+/**
+ * What tests and benchmarks of services built on `@platform/shared` share. Each module is also
+ * an entry point of its own (`@platform/testkit/TestServer`).
+ */
+export * as Generated from "./Generated.ts"
+export * as Processes from "./Processes.ts"
+export * as PrometheusText from "./PrometheusText.ts"
+export * as Readme from "./Readme.ts"
+export * as SpanRecorder from "./SpanRecorder.ts"
+export * as TestDatabase from "./TestDatabase.ts"
+export * as TestServer from "./TestServer.ts"
