@@ -43,12 +43,18 @@ export interface Repo<Row> {
  * was on the wire), `layerMemory(rows)` appends to an array a test reads back, `disabled` stores
  * nothing (a service without a database, as the contract allows).
  */
+export interface RepositoryClass<Self, Id extends string, Row> extends Context.ServiceClass<Self, Id, Repo<Row>> {
+  readonly layer: Layer.Layer<Self, never, SqlClient.SqlClient>
+  readonly layerMemory: (rows?: Array<Row>) => Layer.Layer<Self>
+  readonly disabled: Layer.Layer<Self>
+}
+
 export const Repository =
   <Self, Row>() =>
   <const Id extends string, Encoded extends Record<string, unknown>>(
     id: Id,
     options: { readonly table: string; readonly row: Schema.Codec<Row, Encoded> },
-  ) => {
+  ): RepositoryClass<Self, Id, Row> => {
     const name = `${id.slice(id.lastIndexOf("/") + 1)}.insert`
     return class RepositoryService extends Context.Service<Self, Repo<Row>>()(id) {
       static readonly layer: Layer.Layer<Self, never, SqlClient.SqlClient> = Layer.effect(
