@@ -1,10 +1,10 @@
 import { useState } from "react"
+import { describe } from "./clients/ErrorMessage.ts"
 import { Alert } from "./components/Alert.tsx"
 import { Greet } from "./components/Greet.tsx"
 import { Invoke } from "./components/Invoke.tsx"
 import { ResiliencePanel } from "./components/ResiliencePanel.tsx"
 import { SignIn } from "./components/SignIn.tsx"
-import { describe } from "./ErrorMessage.ts"
 import { usePlatform, useTokens } from "./Platform.tsx"
 
 /** The console: sign in; then greet, invoke, and watch the gateway's breaker. */

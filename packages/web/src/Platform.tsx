@@ -1,5 +1,5 @@
 import { createContext, useContext, useSyncExternalStore } from "react"
-import type { Api } from "./Api.ts"
+import type { Api } from "./clients/Api.ts"
 import type { Session, Tokens } from "./Session.ts"
 
 /** What the console's components call: the REST clients and the session (the tests give their own). */

@@ -1,12 +1,12 @@
-import { TransportProvider } from "@connectrpc/connect-query"
 import { QueryClient, QueryClientProvider } from "@tanstack/react-query"
 import { StrictMode } from "react"
 import { createRoot } from "react-dom/client"
-import { makeApi } from "./Api.ts"
 import { App } from "./App.tsx"
+import { makeApi } from "./clients/Api.ts"
+import { TransportProvider } from "./clients/Rpc.ts"
+import { makeTransport } from "./clients/Transport.ts"
 import { PlatformContext } from "./Platform.tsx"
 import { makeSession } from "./Session.ts"
-import { makeTransport } from "./Transport.ts"
 import "./styles.css"
 
 // Everything is on the page's own origin: the edge routes the APIs, and serves this page.

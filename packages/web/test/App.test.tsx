@@ -8,11 +8,11 @@ import { GreeterService } from "@platform/proto-compat/greeter/v1"
 import { QueryClient, QueryClientProvider } from "@tanstack/react-query"
 import { cleanup, fireEvent, render, screen, waitFor } from "@testing-library/react"
 import { afterEach, assert, describe, it } from "vitest"
-import type { Api } from "../src/Api.ts"
 import { App } from "../src/App.tsx"
+import type { Api } from "../src/clients/Api.ts"
+import { authInterceptor } from "../src/clients/Transport.ts"
 import { PlatformContext } from "../src/Platform.tsx"
 import { makeSession } from "../src/Session.ts"
-import { authInterceptor } from "../src/Transport.ts"
 
 afterEach(cleanup)
 

@@ -3,7 +3,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { EmailTaken, InvalidCredentials, TooManyAttempts } from "@platform/contracts/AuthApi"
 import { InvalidRequest } from "@platform/contracts/ErrorBody"
 import { HttpClientError } from "effect/http"
-import { describe as sentence } from "../src/ErrorMessage.ts"
+import { describe as sentence } from "../src/clients/ErrorMessage.ts"
 
 describe("ErrorMessage.describe", () => {
   it("a Connect error: its code as the wire names it, and its message", () => {

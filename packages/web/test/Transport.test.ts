@@ -1,8 +1,8 @@
 import { Code, ConnectError, createClient, createRouterTransport } from "@connectrpc/connect"
 import { assert, describe, it } from "@effect/vitest"
 import { GreeterService } from "@platform/proto-compat/greeter/v1"
+import { authInterceptor } from "../src/clients/Transport.ts"
 import { makeSession, type Session } from "../src/Session.ts"
-import { authInterceptor } from "../src/Transport.ts"
 
 /**
  * A Greet client through the interceptor, to an in-memory greeter that, like the edge's

@@ -1,13 +1,12 @@
-import { useMutation } from "@connectrpc/connect-query"
-import { greet } from "@platform/proto-compat/greeter/v1/query"
 import { type FormEvent, useState } from "react"
-import { describe } from "../ErrorMessage.ts"
+import { describe } from "../clients/ErrorMessage.ts"
+import { useGreet } from "../clients/Rpc.ts"
 import { Alert } from "./Alert.tsx"
 
 /** greeter's Greet: the message, and what caller found at the external URL. */
 export function Greet() {
   const [name, setName] = useState("")
-  const mutation = useMutation(greet)
+  const mutation = useGreet()
   const submit = (event: FormEvent) => {
     event.preventDefault()
     mutation.mutate({ name })

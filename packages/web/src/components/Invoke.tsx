@@ -1,8 +1,7 @@
-import { useMutation } from "@connectrpc/connect-query"
-import { invokeCustom } from "@platform/proto-compat/gateway/v1/query"
 import { useQueryClient } from "@tanstack/react-query"
 import { type FormEvent, useState } from "react"
-import { describe } from "../ErrorMessage.ts"
+import { describe } from "../clients/ErrorMessage.ts"
+import { useInvokeCustom } from "../clients/Rpc.ts"
 
 /** The names lang answers with a configured failure (the contract's table), and what they mean. */
 export const failureNames = [
@@ -27,7 +26,7 @@ export function Invoke() {
   const [custom, setCustom] = useState("")
   const [outcomes, setOutcomes] = useState<ReadonlyArray<Outcome>>([])
   const queryClient = useQueryClient()
-  const mutation = useMutation(invokeCustom)
+  const mutation = useInvokeCustom()
   const name = choice === "custom" ? custom : choice
 
   const submit = (event: FormEvent) => {

@@ -1,5 +1,5 @@
 import { useQuery } from "@tanstack/react-query"
-import { describe } from "../ErrorMessage.ts"
+import { describe } from "../clients/ErrorMessage.ts"
 import { authorized, usePlatform } from "../Platform.tsx"
 import { Alert } from "./Alert.tsx"
 

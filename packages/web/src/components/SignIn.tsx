@@ -1,5 +1,5 @@
 import { type FormEvent, useState } from "react"
-import { describe } from "../ErrorMessage.ts"
+import { describe } from "../clients/ErrorMessage.ts"
 import { usePlatform } from "../Platform.tsx"
 import { Alert } from "./Alert.tsx"
 

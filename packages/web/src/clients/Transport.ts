@@ -1,6 +1,6 @@
 import { Code, ConnectError, type Interceptor, type Transport } from "@connectrpc/connect"
 import { createConnectTransport } from "@connectrpc/connect-web"
-import type { Session } from "./Session.ts"
+import type { Session } from "../Session.ts"
 
 /**
  * Sends the access token with every call; when the edge refuses it (`unauthenticated`: it

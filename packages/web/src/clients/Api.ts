@@ -3,7 +3,7 @@ import { GatewayApi, type ResilienceSnapshot } from "@platform/contracts/Gateway
 import { Cause, Effect, Exit } from "effect"
 import { FetchHttpClient, HttpClient, HttpClientRequest } from "effect/http"
 import { HttpApiClient } from "effect/http-api"
-import type { Tokens } from "./Session.ts"
+import type { Tokens } from "../Session.ts"
 
 /**
  * The console's REST calls, through clients derived from the services' own HttpApi contracts
