@@ -7,11 +7,16 @@ import type { SqlClient } from "effect/sql"
 
 /**
  * A fresh PostgreSQL database per test file (dropped afterwards, so files run in parallel), on
- * the test server: `TEST_DATABASE_URL` (any database on it: it is only used to create and drop
- * the test databases), this machine's local server by default.
+ * the run's server: `TEST_DATABASE_URL`, which `DatabaseSetup` (vitest's global setup) sets to
+ * the server it found or started when the user did not.
  */
-export const serverUrl = (): URL =>
-  new URL(process.env.TEST_DATABASE_URL || "postgresql://postgres@127.0.0.1:5432/postgres")
+export const serverUrl = (): URL => {
+  const url = process.env.TEST_DATABASE_URL
+  if (url === undefined || url === "") {
+    throw new Error("TEST_DATABASE_URL is not set: run the tests through vitest, whose global setup provides a server")
+  }
+  return new URL(url)
+}
 
 /** Runs statements on the test server's maintenance database (altering databases, say). */
 export const onServer = <A, E, R>(f: (sql: SqlClient.SqlClient) => Effect.Effect<A, E, R>) =>

@@ -28,6 +28,15 @@ export interface Options {
   readonly user: string
   readonly password: string
   readonly onLog: (line: string) => void
+  /** Server settings (`-c name=value`) beyond the defaults, `max_connections` included. */
+  readonly settings?: Readonly<Record<string, string | number>> | undefined
+}
+
+/** What the platform's services need of a development server. */
+const DEFAULT_SETTINGS: Readonly<Record<string, string | number>> = {
+  listen_addresses: "127.0.0.1",
+  unix_socket_directories: "",
+  max_connections: 200,
 }
 
 const binaries = async () => {
@@ -207,12 +216,10 @@ export const start = (options: Options) =>
             dataDir,
             "-p",
             String(options.port),
-            "-c",
-            "listen_addresses=127.0.0.1",
-            "-c",
-            "unix_socket_directories=",
-            "-c",
-            "max_connections=200",
+            ...Object.entries({ ...DEFAULT_SETTINGS, ...options.settings }).flatMap(([name, value]) => [
+              "-c",
+              `${name}=${value}`,
+            ]),
           ],
           // A process group of its own: a Ctrl-C in the terminal does not reach it.
           { ...owner, detached: true, env: { ...process.env, LC_ALL: "C", LC_MESSAGES: "C" } },
