@@ -1,7 +1,9 @@
 /**
  * One prefixed, coloured stream per service. The services log JSON lines; for a person at a
- * terminal they are shown as `time level message key=value…` (`PLATFORM_LOG_FORMAT=json`
- * keeps them as they are).
+ * terminal they are shown as `time level message key=value…`. With `PLATFORM_LOG_FORMAT=json`
+ * the output is JSON lines only, one object a line, for `jq` or a log shipper: the services'
+ * lines exactly as they wrote them (each names its service), and anything else (the runner's
+ * own lines, PostgreSQL's, a crash's stderr) as `{"time","level","service","message"}`.
  */
 const COLOURS = ["36", "33", "35", "32", "34", "91", "96", "93"]
 const colour = process.stdout.isTTY || process.env.FORCE_COLOR !== undefined
@@ -20,7 +22,7 @@ const LEVELS: Record<string, string> = {
 }
 
 const render = (line: string) => {
-  if (raw || !line.startsWith("{")) return line
+  if (!line.startsWith("{")) return line
   try {
     const { time, level, service: _service, message, ...rest } = JSON.parse(line) as Record<string, unknown>
     const clock = typeof time === "string" ? time.slice(11, 23) : ""
@@ -36,7 +38,31 @@ const render = (line: string) => {
   }
 }
 
+const isJsonObject = (line: string) => {
+  if (!line.startsWith("{")) return false
+  try {
+    return typeof JSON.parse(line) === "object"
+  } catch {
+    return false
+  }
+}
+
+/** A line that is not JSON, as the JSON line that stands for it. */
+const asJson = (name: string, line: string) =>
+  JSON.stringify({
+    time: new Date().toISOString(),
+    level: /error|fatal|panic/i.test(line) ? "error" : "info",
+    service: name,
+    message: line,
+  })
+
 export const printer = (name: string, index: number) => {
+  if (raw) {
+    return (line: string) => {
+      if (line.trim() === "") return
+      process.stdout.write(`${isJsonObject(line) ? line : asJson(name, line)}\n`)
+    }
+  }
   const prefix = paint(COLOURS[index % COLOURS.length] ?? "0", `${name.padEnd(WIDTH)}|`)
   return (line: string) => {
     for (const part of render(line).split("\n")) process.stdout.write(`${prefix} ${part}\n`)

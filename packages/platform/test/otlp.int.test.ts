@@ -82,7 +82,7 @@ describe("traces from pnpm start", () => {
       OTEL_EXPORTER_OTLP_ENDPOINT: otlp.url,
     })
     try {
-      await running.waitFor((line) => String(line.raw ?? "").startsWith("platform ready"), 90_000)
+      await running.waitFor((line) => String(line.message ?? "").startsWith("platform ready"), 90_000)
       const edge = `http://127.0.0.1:${30081 + offset}`
       const account = { email: "otlp@example.com", password: "correct horse battery" }
       assert.strictEqual((await json(`${edge}/auth/register`, account)).status, 201)
