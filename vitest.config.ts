@@ -6,7 +6,8 @@ const everyTest = ["packages/*/test/**/*.test.{ts,tsx}", "proto-compat/test/**/*
  * Two tiers: `unit` (domain logic on memory layers and the test clock, handlers in memory, the
  * kernel's pieces: no database, no network, seconds) and `integration` (`*.int.test.ts`: real
  * HTTP servers and processes on loopback, a fresh PostgreSQL database per file). `pnpm test` runs
- * both; `pnpm test:unit` the first alone.
+ * both; `pnpm test:unit` the first alone. The integration tier brings its own PostgreSQL when
+ * `TEST_DATABASE_URL` names none (`packages/testkit/src/DatabaseSetup.ts`).
  */
 export default defineConfig({
   test: {
@@ -29,6 +30,8 @@ export default defineConfig({
         test: {
           name: "integration",
           include: ["packages/*/test/**/*.int.test.ts", "proto-compat/test/**/*.int.test.ts"],
+          // One PostgreSQL for the run (TEST_DATABASE_URL, a container, or the embedded one).
+          globalSetup: ["packages/testkit/src/DatabaseSetup.ts"],
         },
       },
     ],

@@ -8,6 +8,10 @@ toolchain_node_major=24
 
 toolchain_fail() { printf 'toolchain: %s\n' "$*" >&2; return 1; }
 
+# npm's and pnpm's notices of newer versions (pnpm's advises piping curl into sh) say nothing
+# about this project: installs stay quiet. Both read npm_config_* from the environment.
+export npm_config_update_notifier=false
+
 toolchain_node_ok() {
   command -v node >/dev/null 2>&1 &&
     node -e 'const [a,b]=process.versions.node.split(".").map(Number);process.exit(a>22||(a===22&&b>=19)?0:1)' 2>/dev/null

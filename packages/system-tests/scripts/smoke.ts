@@ -6,10 +6,13 @@
  * Prints one line per check; exits 1 if any fails.
  */
 import { randomUUID } from "node:crypto"
+import * as http from "node:http"
+import { fileURLToPath } from "node:url"
 import { createClient } from "@connectrpc/connect"
 import { createGrpcTransport } from "@connectrpc/connect-node"
 import { services } from "@platform/platform/Services"
 import { GreeterService } from "@platform/proto-compat/greeter/v1"
+import * as ReadmeExamples from "./ReadmeExamples.ts"
 
 const edge = (process.env.SMOKE_EDGE_URL ?? "http://localhost:30081").replace(/\/+$/, "")
 const offset = Number(process.env.PLATFORM_PORT_OFFSET ?? 0)
@@ -38,6 +41,21 @@ const post = (path: string, body: unknown, headers: Record<string, string> = {})
     body: JSON.stringify(body),
   })
 
+const local = new URL(edge).hostname === "localhost" || new URL(edge).hostname === "127.0.0.1"
+
+/** A GET through node:http: unlike `fetch`, it reaches ports browsers block (6000 at offset 3000). */
+const get = (url: string) =>
+  new Promise<{ status: number; text: string }>((resolve, reject) => {
+    http
+      .get(url, (response) => {
+        let text = ""
+        response.setEncoding("utf8")
+        response.on("data", (chunk: string) => (text += chunk))
+        response.on("end", () => resolve({ status: response.statusCode ?? 0, text }))
+      })
+      .on("error", reject)
+  })
+
 const main = async () => {
   process.stdout.write(`smoke test against ${edge}\n`)
   await check("edge /ping", async () => {
@@ -46,19 +64,19 @@ const main = async () => {
     expect(response.status === 200 && text === "OK", `${response.status} ${text}`)
     return "OK"
   })
-  if (new URL(edge).hostname === "localhost" || new URL(edge).hostname === "127.0.0.1") {
+  if (local) {
     for (const spec of services.filter((s) => s.name !== "edge")) {
       await check(`${spec.name} /healthz`, async () => {
-        const response = await fetch(`http://127.0.0.1:${spec.port + offset}${spec.health}`)
-        const text = await response.text()
+        const response = await get(`http://127.0.0.1:${spec.port + offset}${spec.health}`)
+        const text = response.text
         expect(response.status === 200 && text === "ok\n", `${response.status} ${JSON.stringify(text)}`)
         return "ok"
       })
     }
     for (const spec of services) {
       await check(`${spec.name} /metrics`, async () => {
-        const response = await fetch(`http://127.0.0.1:${spec.port + offset}/metrics`)
-        const text = await response.text()
+        const response = await get(`http://127.0.0.1:${spec.port + offset}/metrics`)
+        const text = response.text
         const families = text.split("\n").filter((line) => line.startsWith("# TYPE ")).length
         expect(response.status === 200 && families > 0, `${response.status}, ${families} metric families`)
         return `${families} metric families`
@@ -148,6 +166,18 @@ const main = async () => {
     expect(limited > 0, `no 429 among ${statuses.length}`)
     return `${limited} of ${statuses.length} answered 429`
   })
+
+  if (local && offset === 0) {
+    // The README's examples, as a reader pastes them (they name the default ports).
+    const root = fileURLToPath(new URL("../../..", import.meta.url))
+    for (const example of ReadmeExamples.fromFile(`${root}/README.md`)) {
+      await check(`README example at line ${example.line}`, async () => {
+        const failure = ReadmeExamples.run(example, root)
+        if (failure !== undefined) throw new Error(failure)
+        return `${example.steps.length} command(s) as written`
+      })
+    }
+  }
 
   const failed = results.filter((result) => !result.ok)
   process.stdout.write(`${results.length - failed.length}/${results.length} checks passed\n`)
