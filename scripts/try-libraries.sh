@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-for lib in resilience shared testkit; do
+for lib in embedded-postgres resilience shared testkit; do
   pnpm --dir "packages/$lib" pack --pack-destination "$work/packs" >/dev/null
 done
 mkdir "$work/consumer"
