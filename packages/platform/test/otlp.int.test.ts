@@ -1,63 +1,20 @@
 import { chmodSync, mkdtempSync, rmSync } from "node:fs"
-import * as http from "node:http"
-import type { AddressInfo } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { assert, describe, it } from "@effect/vitest"
+import * as OtlpReceiver from "@platform/testkit/OtlpReceiver"
 import { start } from "@platform/testkit/Processes"
+import { Effect, Exit, Scope } from "effect"
 
 /**
- * As a new user would try it: `pnpm start` with `OTEL_EXPORTER_OTLP_ENDPOINT` pointed at a local
- * OTLP/HTTP receiver, one Greet through the edge, then Ctrl-C. The receiver holds one trace that
- * covers every hop (edge, auth's forward-auth check, greeter, caller, the external call), each
- * span from the service that made it, each parent in the trace.
+ * As the original deployment's users would try it: `./platform start` with the variables of its
+ * collector (`OTEL_EXPORTER_OTLP_ENDPOINT` on a gRPC receiver, `OTEL_EXPORTER_OTLP_PROTOCOL=grpc`),
+ * one Greet through the edge, then Ctrl-C. The receiver holds one trace that covers every hop
+ * (edge, auth's forward-auth check, greeter, caller, the external call), each span from the
+ * service that made it, each parent in the trace; and every service's metrics and logs.
  */
 const runner = fileURLToPath(new URL("../src/main.ts", import.meta.url))
-
-interface OtlpSpan {
-  readonly traceId: string
-  readonly spanId: string
-  readonly parentSpanId?: string
-  readonly name: string
-  readonly kind: number
-}
-interface ExportRequest {
-  readonly resourceSpans: ReadonlyArray<{
-    readonly resource: { readonly attributes: ReadonlyArray<{ key: string; value: { stringValue?: string } }> }
-    readonly scopeSpans: ReadonlyArray<{ readonly spans: ReadonlyArray<OtlpSpan> }>
-  }>
-}
-
-/** An OTLP/HTTP receiver (JSON), keeping every span with the service that sent it. */
-const receiver = () =>
-  new Promise<{ url: string; spans: Array<OtlpSpan & { service: string }>; close: () => void }>((resolve) => {
-    const spans: Array<OtlpSpan & { service: string }> = []
-    const server = http.createServer((request, response) => {
-      const chunks: Array<Buffer> = []
-      request.on("data", (chunk: Buffer) => chunks.push(chunk))
-      request.on("end", () => {
-        if (request.url === "/v1/traces") {
-          const body = JSON.parse(Buffer.concat(chunks).toString("utf8")) as ExportRequest
-          for (const resource of body.resourceSpans) {
-            const service =
-              resource.resource.attributes.find((attribute) => attribute.key === "service.name")?.value.stringValue ??
-              "unknown"
-            for (const scope of resource.scopeSpans) for (const span of scope.spans) spans.push({ ...span, service })
-          }
-        }
-        response.writeHead(200, { "content-type": "application/json" })
-        response.end("{}")
-      })
-    })
-    server.listen(0, "127.0.0.1", () =>
-      resolve({
-        url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-        spans,
-        close: () => server.close(),
-      }),
-    )
-  })
 
 const json = async (url: string, body: unknown, headers: Record<string, string> = {}) => {
   const response = await fetch(url, {
@@ -68,9 +25,10 @@ const json = async (url: string, body: unknown, headers: Record<string, string> 
   return { status: response.status, body: (await response.json()) as Record<string, unknown> }
 }
 
-describe("traces from pnpm start", () => {
-  it("one Greet through the edge is one trace covering every hop, exported over OTLP", async () => {
-    const otlp = await receiver()
+describe("telemetry from ./platform start, to the original deployment's collector (OTLP/gRPC)", () => {
+  it("one Greet through the edge is one trace covering every hop; metrics and logs arrive too", async () => {
+    const scope = Scope.makeUnsafe()
+    const otlp = await Effect.runPromise(OtlpReceiver.start.pipe(Scope.provide(scope)))
     const offset = 22_000
     const dataDir = mkdtempSync(join(tmpdir(), "platform-otlp-"))
     // As root, PostgreSQL runs as the postgres user: it must be able to reach the folder.
@@ -79,7 +37,9 @@ describe("traces from pnpm start", () => {
       EMBEDDED_POSTGRES_DIR: join(dataDir, "postgres"),
       PLATFORM_LOG_FORMAT: "json",
       PLATFORM_PORT_OFFSET: String(offset),
-      OTEL_EXPORTER_OTLP_ENDPOINT: otlp.url,
+      OTEL_EXPORTER_OTLP_ENDPOINT: otlp.grpcUrl,
+      OTEL_EXPORTER_OTLP_PROTOCOL: "grpc",
+      OTEL_METRIC_EXPORT_INTERVAL: "1000",
     })
     try {
       await running.waitFor((line) => String(line.message ?? "").startsWith("platform ready"), 90_000)
@@ -116,9 +76,27 @@ describe("traces from pnpm start", () => {
       assert.isTrue(by("caller-service", "caller.Caller.CallExternal"), "caller's RPC server span")
       assert.isTrue(by("caller-service", "GET"), "the external call")
       assert.isTrue(by("greeter-service", "GreetingsRepo.insert"), "the greeting's insert")
+      assert.deepStrictEqual([...otlp.protocols], ["grpc"])
+      for (const service of [
+        "edge",
+        "auth-service",
+        "greeter-service",
+        "caller-service",
+        "gateway-service",
+        "custom-lang-service",
+      ]) {
+        assert.isTrue(
+          otlp.metrics.some((metric) => metric.service === service && metric.name === "http_server_requests_total"),
+          `${service}'s metrics`,
+        )
+        assert.isTrue(
+          otlp.logs.some((log) => log.service === service && log.body === "ready"),
+          `${service}'s logs`,
+        )
+      }
     } finally {
       if (running.child.exitCode === null) running.child.kill("SIGKILL")
-      otlp.close()
+      await Effect.runPromise(Scope.close(scope, Exit.void))
       rmSync(dataDir, { recursive: true, force: true })
     }
   }, 120_000)

@@ -11,7 +11,6 @@ export interface Settings {
   readonly port: number
   /** `None` when `DATABASE_URL` is unset or empty: persistence disabled. */
   readonly databaseUrl: Option.Option<Redacted.Redacted<URL>>
-  readonly otlpEndpoint: Option.Option<URL>
   readonly logLevel: LogLevel.LogLevel
   /** How long in-flight requests may run after SIGTERM before they are cut. */
   readonly shutdownTimeout: Duration.Duration
@@ -125,11 +124,6 @@ export const settings = (defaults: Defaults): Config.Config<Settings> =>
     serviceName: optionalString("OTEL_SERVICE_NAME").pipe(Config.map(Option.getOrElse(() => defaults.name))),
     port: port(defaults.port),
     databaseUrl,
-    otlpEndpoint: url(
-      "OTEL_EXPORTER_OTLP_ENDPOINT",
-      ["http:", "https:"],
-      "an http(s) URL such as http://localhost:4318",
-    ),
     logLevel,
     shutdownTimeout: positiveInt("SHUTDOWN_TIMEOUT_MS", 10_000).pipe(Config.map(Duration.millis)),
     databasePoolSize: positiveInt("DATABASE_POOL_SIZE", 10),

@@ -16,7 +16,6 @@ describe("ServiceConfig", () => {
       assert.strictEqual(config.serviceName, "demo")
       assert.strictEqual(config.port, 4000)
       assert.isTrue(Option.isNone(config.databaseUrl))
-      assert.isTrue(Option.isNone(config.otlpEndpoint))
       assert.strictEqual(config.logLevel, "Info")
       assert.strictEqual(Duration.toMillis(config.shutdownTimeout), 10_000)
     }),
@@ -47,9 +46,8 @@ describe("ServiceConfig", () => {
 
   it.effect("an empty DATABASE_URL (as Compose writes `VAR=`) disables persistence", () =>
     Effect.gen(function* () {
-      const config = yield* readOk({ DATABASE_URL: "", OTEL_EXPORTER_OTLP_ENDPOINT: " " })
+      const config = yield* readOk({ DATABASE_URL: "" })
       assert.isTrue(Option.isNone(config.databaseUrl))
-      assert.isTrue(Option.isNone(config.otlpEndpoint))
     }),
   )
 
@@ -61,10 +59,6 @@ describe("ServiceConfig", () => {
     { env: { DATABASE_URL: "mysql://x@y/z" }, expected: "DATABASE_URL: expected postgresql://" },
     { env: { DATABASE_URL: "postgresql://x@y:5432" }, expected: "DATABASE_URL: the URL names no database" },
     { env: { DATABASE_URL: "not a url" }, expected: "DATABASE_URL: expected postgresql://" },
-    {
-      env: { OTEL_EXPORTER_OTLP_ENDPOINT: "collector:4318" },
-      expected: "OTEL_EXPORTER_OTLP_ENDPOINT: expected an http(s) URL",
-    },
     { env: { SHUTDOWN_TIMEOUT_MS: "soon" }, expected: "SHUTDOWN_TIMEOUT_MS: expected a positive whole number" },
   ]
   it.effect.each(bad)("a bad value is one line naming the variable: $env", ({ env, expected }) =>

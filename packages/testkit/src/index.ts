@@ -3,6 +3,7 @@
  * an entry point of its own (`@platform/testkit/TestServer`).
  */
 export * as Generated from "./Generated.ts"
+export * as OtlpReceiver from "./OtlpReceiver.ts"
 export * as Processes from "./Processes.ts"
 export * as PrometheusText from "./PrometheusText.ts"
 export * as Readme from "./Readme.ts"
