@@ -8,9 +8,26 @@ export interface Settings {
   /** A folder of built web assets to serve at `/` instead of a `web` upstream. */
   readonly webDir: Option.Option<string>
   readonly corsOrigins: ReadonlyArray<string>
+  /** Request headers a preflight allows (`EDGE_CORS_HEADERS`, comma-separated; the table's list by default). */
+  readonly corsHeaders: ReadonlyArray<string>
   readonly rateAverage: number
   readonly rateBurst: number
 }
+
+/** A comma-separated list, `fallback` when unset. */
+const list = (name: string, fallback: ReadonlyArray<string>) =>
+  optionalString(name).pipe(
+    Config.map(
+      Option.match({
+        onNone: () => [...fallback],
+        onSome: (raw) =>
+          raw
+            .split(",")
+            .map((entry) => entry.trim())
+            .filter((entry) => entry !== ""),
+      }),
+    ),
+  )
 
 export const config: Config.Config<Settings> = Config.all({
   upstreams: Config.all({
@@ -20,18 +37,8 @@ export const config: Config.Config<Settings> = Config.all({
     web: optionalString("EDGE_WEB_URL").pipe(Config.map(Option.map((value) => value.replace(/\/+$/, "")))),
   }),
   webDir: optionalString("EDGE_WEB_DIR"),
-  corsOrigins: optionalString("EDGE_CORS_ORIGINS").pipe(
-    Config.map(
-      Option.match({
-        onNone: () => [...settings.cors.defaultOrigins],
-        onSome: (raw) =>
-          raw
-            .split(",")
-            .map((origin) => origin.trim())
-            .filter((origin) => origin !== ""),
-      }),
-    ),
-  ),
+  corsOrigins: list("EDGE_CORS_ORIGINS", settings.cors.defaultOrigins),
+  corsHeaders: list("EDGE_CORS_HEADERS", settings.cors.headers),
   rateAverage: positiveInt("EDGE_RATE_LIMIT_AVERAGE", settings.rateLimit.average),
   rateBurst: positiveInt("EDGE_RATE_LIMIT_BURST", settings.rateLimit.burst),
 })

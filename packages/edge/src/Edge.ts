@@ -31,7 +31,7 @@ export class Edge extends Context.Service<
       if (auth === undefined) return yield* Effect.die(new Error("the routing table has no auth upstream"))
 
       const middlewares: Record<MiddlewareName, Middleware> = {
-        cors: cors(config.corsOrigins),
+        cors: cors({ origins: config.corsOrigins, headers: config.corsHeaders }),
         auth: forwardAuth(auth),
         "rate-limit": rateLimit(config.rateAverage, config.rateBurst),
         retry: retry(),

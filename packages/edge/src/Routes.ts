@@ -56,6 +56,12 @@ export const settings = {
       "Grpc-Timeout",
       "X-Grpc-Web",
       "X-User-Agent",
+      // Beyond the contract's list, what the original's browsers send: its console's
+      // InvokeCustom carries an Idempotency-Key, and a browser with tracing on W3C trace context.
+      "Idempotency-Key",
+      "traceparent",
+      "tracestate",
+      "baggage",
     ],
     exposedHeaders: ["Grpc-Status", "Grpc-Message", "Grpc-Status-Details-Bin"],
     maxAgeSeconds: 7200,

@@ -1,7 +1,9 @@
 import { assert, describe, it } from "@effect/vitest"
+import { ConfigProvider, Effect } from "effect"
+import { config } from "../src/Config.ts"
 import * as Cors from "../src/middleware/Cors.ts"
 import { RateLimiter } from "../src/middleware/RateLimit.ts"
-import { match, routes } from "../src/Routes.ts"
+import { match, routes, settings } from "../src/Routes.ts"
 
 describe("routing table", () => {
   it("longest prefix wins, as Traefik's rule priority", () => {
@@ -27,14 +29,15 @@ describe("routing table", () => {
 })
 
 describe("CORS", () => {
-  const allowed = ["http://localhost:30081"]
+  const allowed = { origins: ["http://localhost:30081"], headers: settings.cors.headers }
   it("a preflight from an allowed origin gets the contract's lists and max age", () => {
     const headers = { origin: "http://localhost:30081", "access-control-request-method": "POST" }
     assert.isTrue(Cors.isPreflight("OPTIONS", headers))
     assert.deepStrictEqual(Cors.preflightHeaders(headers, allowed), {
       "access-control-allow-methods": "GET,POST,OPTIONS",
       "access-control-allow-headers":
-        "Content-Type,Authorization,Connect-Protocol-Version,Connect-Timeout-Ms,Grpc-Timeout,X-Grpc-Web,X-User-Agent",
+        "Content-Type,Authorization,Connect-Protocol-Version,Connect-Timeout-Ms,Grpc-Timeout,X-Grpc-Web,X-User-Agent," +
+        "Idempotency-Key,traceparent,tracestate,baggage",
       "access-control-max-age": "7200",
       vary: "Origin",
       "access-control-allow-origin": "http://localhost:30081",
@@ -52,6 +55,19 @@ describe("CORS", () => {
     })
     assert.isFalse(Cors.isPreflight("OPTIONS", {}), "an OPTIONS without CORS headers is a request")
   })
+})
+
+describe("configuration", () => {
+  it.effect("EDGE_CORS_HEADERS replaces the allowed request headers; by default the table's", () =>
+    Effect.gen(function* () {
+      const read = (env: Record<string, string>) => config.parse(ConfigProvider.fromEnv({ env }))
+      assert.deepStrictEqual((yield* read({})).corsHeaders, settings.cors.headers)
+      assert.deepStrictEqual((yield* read({ EDGE_CORS_HEADERS: "Content-Type, X-Tenant ," })).corsHeaders, [
+        "Content-Type",
+        "X-Tenant",
+      ])
+    }),
+  )
 })
 
 describe("rate limit", () => {

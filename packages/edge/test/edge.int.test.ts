@@ -157,6 +157,37 @@ layer(PlatformLive, { excludeTestServices: true, timeout: "60 seconds" })(
       }),
     )
 
+    it.effect("a browser's preflight for InvokeCustom with Idempotency-Key and trace context is allowed", () =>
+      Effect.gen(function* () {
+        const platform = yield* PlatformUnderTest
+        const response = yield* Effect.promise(() =>
+          fetch(`${platform.edge}/gateway.v1.GatewayService/InvokeCustom`, {
+            method: "OPTIONS",
+            headers: {
+              origin: "http://localhost:30081",
+              "access-control-request-method": "POST",
+              "access-control-request-headers":
+                "authorization,content-type,idempotency-key,traceparent,tracestate,baggage",
+            },
+          }),
+        )
+        assert.strictEqual(response.status, 200)
+        assert.strictEqual(response.headers.get("access-control-allow-origin"), "http://localhost:30081")
+        // A browser compares each requested header with the list, without regard to case.
+        const allowed = (response.headers.get("access-control-allow-headers") ?? "").toLowerCase().split(",")
+        for (const header of [
+          "authorization",
+          "content-type",
+          "idempotency-key",
+          "traceparent",
+          "tracestate",
+          "baggage",
+        ]) {
+          assert.include(allowed, header)
+        }
+      }),
+    )
+
     it.effect("an unreachable upstream without retry is a 502 at once", () =>
       Effect.gen(function* () {
         const platform = yield* PlatformUnderTest

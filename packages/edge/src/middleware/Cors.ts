@@ -14,19 +14,25 @@ export const isPreflight = (method: string, headers: IncomingHttpHeaders) =>
 const allowedOrigin = (origin: string | undefined, allowed: ReadonlyArray<string>) =>
   origin === undefined ? undefined : allowed.includes("*") ? "*" : allowed.includes(origin) ? origin : undefined
 
-export const preflightHeaders = (headers: IncomingHttpHeaders, allowed: ReadonlyArray<string>) => {
-  const origin = allowedOrigin(headers.origin, allowed)
+/** Who may call, and with which request headers: the edge's configuration. */
+export interface Policy {
+  readonly origins: ReadonlyArray<string>
+  readonly headers: ReadonlyArray<string>
+}
+
+export const preflightHeaders = (headers: IncomingHttpHeaders, policy: Policy) => {
+  const origin = allowedOrigin(headers.origin, policy.origins)
   return {
     "access-control-allow-methods": settings.cors.methods.join(","),
-    "access-control-allow-headers": settings.cors.headers.join(","),
+    "access-control-allow-headers": policy.headers.join(","),
     "access-control-max-age": String(settings.cors.maxAgeSeconds),
     vary: "Origin",
     ...(origin === undefined ? {} : { "access-control-allow-origin": origin }),
   }
 }
 
-export const responseHeaders = (headers: IncomingHttpHeaders, allowed: ReadonlyArray<string>) => {
-  const origin = allowedOrigin(headers.origin, allowed)
+export const responseHeaders = (headers: IncomingHttpHeaders, policy: Policy) => {
+  const origin = allowedOrigin(headers.origin, policy.origins)
   return {
     vary: "Origin",
     ...(origin === undefined
@@ -40,14 +46,14 @@ export const responseHeaders = (headers: IncomingHttpHeaders, allowed: ReadonlyA
 
 /** The middleware: answers preflights itself, adds the headers to everything else. */
 export const cors =
-  (origins: ReadonlyArray<string>): Middleware =>
+  (policy: Policy): Middleware =>
   (next) =>
   (exchange) =>
     Effect.suspend(() => {
       const { request } = exchange
       if (isPreflight(request.method ?? "", request.headers)) {
-        return respond(exchange, 200, preflightHeaders(request.headers, origins))
+        return respond(exchange, 200, preflightHeaders(request.headers, policy))
       }
-      exchange.responseHeaders = { ...exchange.responseHeaders, ...responseHeaders(request.headers, origins) }
+      exchange.responseHeaders = { ...exchange.responseHeaders, ...responseHeaders(request.headers, policy) }
       return next(exchange)
     })
