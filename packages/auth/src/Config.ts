@@ -9,25 +9,38 @@ export interface Settings {
   readonly tokenTtl: Duration.Duration
   readonly refreshTtl: Duration.Duration
   /** Private signing keys given by the operator (PEM or JWK text); none: keys live in auth_db. */
-  readonly privateKeys: Option.Option<string>
+  readonly privateKeys: Option.Option<{ readonly text: string; readonly from: string }>
+  /** `RSA_PUBLIC_KEY`, as the original service takes it beside `RSA_PRIVATE_KEY`: checked against it. */
+  readonly publicKey: Option.Option<string>
   /** Base URL clients reach auth at, for OpenID discovery; none: from the request's Host. */
   readonly publicUrl: Option.Option<string>
   readonly maxLoginFailures: number
   readonly loginFailureWindow: Duration.Duration
 }
 
-/** `AUTH_PRIVATE_KEY` itself, or the contents of the file `AUTH_PRIVATE_KEY_FILE` names. */
+/**
+ * The operator's keys: `AUTH_PRIVATE_KEY` itself, the contents of the file `AUTH_PRIVATE_KEY_FILE`
+ * names, or the original service's `RSA_PRIVATE_KEY` (PEM), so that a replacement in the original
+ * deployment signs with the key its tokens were signed with. One of the three at most.
+ */
 const privateKeys = Config.all({
   inline: optionalString("AUTH_PRIVATE_KEY"),
   file: optionalString("AUTH_PRIVATE_KEY_FILE"),
+  original: optionalString("RSA_PRIVATE_KEY"),
 }).pipe(
-  Config.flatMap(({ inline, file }) => {
-    if (Option.isSome(inline) && Option.isSome(file)) {
-      return invalid("AUTH_PRIVATE_KEY_FILE", "set either AUTH_PRIVATE_KEY or AUTH_PRIVATE_KEY_FILE, not both")
-    }
-    if (Option.isNone(file)) return Config.succeed(inline)
+  Config.flatMap(({ inline, file, original }) => {
+    const given = [
+      ["AUTH_PRIVATE_KEY", inline],
+      ["AUTH_PRIVATE_KEY_FILE", file],
+      ["RSA_PRIVATE_KEY", original],
+    ] as const
+    const set = given.filter(([, value]) => Option.isSome(value)).map(([name]) => name)
+    if (set.length > 1) return invalid(set[1] as string, `set one of ${set.join(" and ")}, not both`)
+    if (Option.isSome(inline)) return Config.succeed(Option.some({ text: inline.value, from: "AUTH_PRIVATE_KEY" }))
+    if (Option.isSome(original)) return Config.succeed(Option.some({ text: original.value, from: "RSA_PRIVATE_KEY" }))
+    if (Option.isNone(file)) return Config.succeed(Option.none())
     try {
-      return Config.succeed(Option.some(readFileSync(file.value, "utf8")))
+      return Config.succeed(Option.some({ text: readFileSync(file.value, "utf8"), from: "AUTH_PRIVATE_KEY_FILE" }))
     } catch (error) {
       return invalid("AUTH_PRIVATE_KEY_FILE", `cannot read ${file.value}: ${(error as Error).message}`)
     }
@@ -39,6 +52,7 @@ export const settings: Config.Config<Settings> = Config.all({
   tokenTtl: positiveInt("AUTH_TOKEN_TTL_SECONDS", 24 * 60 * 60).pipe(Config.map(Duration.seconds)),
   refreshTtl: positiveInt("AUTH_REFRESH_TTL_SECONDS", 30 * 24 * 60 * 60).pipe(Config.map(Duration.seconds)),
   privateKeys,
+  publicKey: optionalString("RSA_PUBLIC_KEY"),
   publicUrl: optionalString("AUTH_PUBLIC_URL").pipe(Config.map(Option.map((url) => url.replace(/\/+$/, "")))),
   maxLoginFailures: positiveInt("AUTH_MAX_LOGIN_FAILURES", 5),
   loginFailureWindow: positiveInt("AUTH_LOGIN_FAILURE_WINDOW_SECONDS", 15 * 60).pipe(Config.map(Duration.seconds)),

@@ -1,4 +1,4 @@
-import { createPrivateKey, type webcrypto } from "node:crypto"
+import { createPrivateKey, createPublicKey, type webcrypto } from "node:crypto"
 import type { PublicJwk } from "@platform/contracts/AuthApi"
 import { Effect, Schema } from "effect"
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, type JWK } from "jose"
@@ -52,6 +52,17 @@ export const generate: Effect.Effect<SigningKey, InvalidKeyMaterial> = Effect.fl
   }),
   fromPrivateJwk,
 )
+
+/** Whether the PEM public key `pem` is the public half of `key` (same modulus and exponent). */
+export const isPublicHalf = (pem: string, key: SigningKey): Effect.Effect<boolean, InvalidKeyMaterial> =>
+  Effect.try({
+    try: () => {
+      const jwk = createPublicKey(pem.trim()).export({ format: "jwk" }) as JWK
+      return jwk.n === key.publicJwk.n && jwk.e === key.publicJwk.e
+    },
+    catch: (error) =>
+      new InvalidKeyMaterial({ message: `RSA_PUBLIC_KEY: cannot read a PEM public key: ${(error as Error).message}` }),
+  })
 
 const PEM_BLOCK = /-----BEGIN ([A-Z ]+)-----[\s\S]+?-----END \1-----/g
 

@@ -119,13 +119,31 @@ const fixed = (keys: ReadonlyArray<SigningKey.SigningKey>) => {
   })
 }
 
-/** `AUTH_PRIVATE_KEY(_FILE)` when the operator set it; a bad key stops start-up with its reason. */
+/**
+ * `AUTH_PRIVATE_KEY(_FILE)` or `RSA_PRIVATE_KEY` when the operator set one; a bad key, or an
+ * `RSA_PUBLIC_KEY` that is not the public half of the signing key, stops start-up with the reason.
+ */
 const configuredKeys = Effect.gen(function* () {
   const config = yield* AuthConfig
-  if (Option.isNone(config.privateKeys)) return Option.none()
-  const keys = yield* SigningKey.parseConfigured(config.privateKeys.value).pipe(
-    Effect.mapError((error) => new SigningKey.InvalidKeyMaterial({ message: `AUTH_PRIVATE_KEY: ${error.message}` })),
+  if (Option.isNone(config.privateKeys)) {
+    if (Option.isSome(config.publicKey)) {
+      return yield* new SigningKey.InvalidKeyMaterial({ message: "RSA_PUBLIC_KEY: set RSA_PRIVATE_KEY with it" })
+    }
+    return Option.none()
+  }
+  const { text, from } = config.privateKeys.value
+  const keys = yield* SigningKey.parseConfigured(text).pipe(
+    Effect.mapError((error) => new SigningKey.InvalidKeyMaterial({ message: `${from}: ${error.message}` })),
   )
-  yield* Effect.logInfo(`signing with the configured key ${keys[0]?.kid}; ${keys.length} key(s) verify`)
+  const signer = keys[0] as SigningKey.SigningKey
+  if (Option.isSome(config.publicKey)) {
+    const matches = yield* SigningKey.isPublicHalf(config.publicKey.value, signer)
+    if (!matches) {
+      return yield* new SigningKey.InvalidKeyMaterial({
+        message: `RSA_PUBLIC_KEY: not the public half of the key in ${from}`,
+      })
+    }
+  }
+  yield* Effect.logInfo(`signing with the configured key ${signer.kid}; ${keys.length} key(s) verify`)
   return Option.some(keys)
 })

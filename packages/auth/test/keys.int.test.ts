@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process"
-import { generateKeyPairSync, randomUUID } from "node:crypto"
+import { createHash, createPublicKey, generateKeyPairSync, randomUUID } from "node:crypto"
 import { mkdtempSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -11,7 +11,15 @@ import * as TestDatabase from "@platform/testkit/TestDatabase"
 import * as TestServer from "@platform/testkit/TestServer"
 import { Context, Effect, Exit, Layer, Scope } from "effect"
 import { SqlClient } from "effect/sql"
-import { calculateJwkThumbprint, decodeJwt, decodeProtectedHeader, exportJWK, importPKCS8, SignJWT } from "jose"
+import {
+  calculateJwkThumbprint,
+  decodeJwt,
+  decodeProtectedHeader,
+  exportJWK,
+  importPKCS8,
+  jwtVerify,
+  SignJWT,
+} from "jose"
 import * as App from "../src/App.ts"
 import { call, credentials, startAuth } from "./support.ts"
 
@@ -141,6 +149,59 @@ describe("signing keys", () => {
       const jwk = JSON.stringify(yield* Effect.promise(() => exportJWK(signerKey)))
       const fromJwk = yield* startAuth({ AUTH_PRIVATE_KEY: jwk })
       assert.deepStrictEqual(yield* kids(fromJwk), [thumbprint])
+    }),
+  )
+
+  it.live("the original's RSA_PRIVATE_KEY and RSA_PUBLIC_KEY: tokens signed by either verify at the other", () =>
+    Effect.gen(function* () {
+      const pair = generateKeyPairSync("rsa", { modulusLength: 2048 })
+      const privatePem = pair.privateKey.export({ type: "pkcs8", format: "pem" }).toString()
+      const publicPem = pair.publicKey.export({ type: "spki", format: "pem" }).toString()
+      // The original auth-service's kid: SHA-256 of JSON.stringify({ e, kty, n }) of the public JWK.
+      const jwk = createPublicKey(publicPem).export({ format: "jwk" })
+      const originalKid = createHash("sha256")
+        .update(JSON.stringify({ e: jwk.e, kty: jwk.kty, n: jwk.n }))
+        .digest("base64url")
+      // A token as the original signs it (jsonwebtoken: RS256, issuer auth-service, keyid, 24 h).
+      const now = Math.floor(Date.now() / 1000)
+      const signedThere = yield* Effect.promise(() =>
+        new SignJWT({ role: "user" })
+          .setProtectedHeader({ alg: "RS256", typ: "JWT", kid: originalKid })
+          .setSubject("original-user-id")
+          .setIssuer("auth-service")
+          .setIssuedAt(now)
+          .setExpirationTime(now + 24 * 3600)
+          .sign(pair.privateKey),
+      )
+      const base = yield* startAuth({ RSA_PRIVATE_KEY: privatePem, RSA_PUBLIC_KEY: publicPem })
+      assert.deepStrictEqual(yield* kids(base), [originalKid], "the same kid the original publishes")
+      const verified = yield* call(base, "GET", "/verify", { headers: { authorization: `Bearer ${signedThere}` } })
+      assert.strictEqual(verified.status, 200)
+      assert.strictEqual(verified.headers.get("x-user-id"), "original-user-id")
+      // And ours verifies as the original verifies (jsonwebtoken: RS256 and the issuer, with its public key).
+      const database = yield* TestDatabase.freshDatabase("auth_rsa_env")
+      const withAccounts = yield* startAuth({
+        DATABASE_URL: database.href,
+        RSA_PRIVATE_KEY: privatePem,
+        RSA_PUBLIC_KEY: publicPem,
+      })
+      const signedHere = yield* tokenFrom(withAccounts, yield* signUp(withAccounts))
+      const { payload, protectedHeader } = yield* Effect.promise(() =>
+        jwtVerify(signedHere, pair.publicKey, { algorithms: ["RS256"], issuer: "auth-service" }),
+      )
+      assert.strictEqual(protectedHeader.kid, originalKid)
+      assert.isString(payload.sub)
+
+      const other = generateKeyPairSync("rsa", { modulusLength: 2048 }).publicKey.export({
+        type: "spki",
+        format: "pem",
+      })
+      const mismatch = yield* Effect.exit(startAuth({ RSA_PRIVATE_KEY: privatePem, RSA_PUBLIC_KEY: String(other) }))
+      assert.isTrue(Exit.isFailure(mismatch))
+      if (Exit.isFailure(mismatch)) assert.match(String(mismatch.cause), /RSA_PUBLIC_KEY: not the public half/)
+      const both = yield* Effect.exit(startAuth({ RSA_PRIVATE_KEY: privatePem, AUTH_PRIVATE_KEY: privatePem }))
+      assert.isTrue(Exit.isFailure(both))
+      if (Exit.isFailure(both)) assert.match(String(both.cause), /set one of AUTH_PRIVATE_KEY and RSA_PRIVATE_KEY/)
     }),
   )
 
