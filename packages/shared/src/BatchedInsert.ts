@@ -1,15 +1,27 @@
-import { Context, Effect, Layer, Schema, type Scope } from "effect"
-import { SqlClient, type SqlError, SqlSchema } from "effect/sql"
+import { randomUUID } from "node:crypto"
+import { Array as Arr, Cause, Context, Duration, Effect, Layer, Option, Schema, type Scope } from "effect"
+import { SqlClient, SqlError } from "effect/sql"
 import * as Database from "./Database.ts"
+import { describe } from "./ErrorMessage.ts"
 import * as GroupCommit from "./GroupCommit.ts"
+import { ServiceConfig } from "./ServiceConfig.ts"
 
 /**
  * The writer of a table a service adds one row to per request, before it answers (greetings,
  * invocations, executions): each `insert(row)` shares one multi-row INSERT with whatever else
  * is waiting (`GroupCommit`), is a span and a duration of its own (`Database.query(name)`), and
  * succeeds once its row is committed.
+ *
+ * While the database does not answer, `insert` waits `DATABASE_WRITE_TIMEOUT_MS` (1 s) at most,
+ * then succeeds with the row held: it is written when the database is back, and the log says
+ * so with the row (held; written, counted, once caught up; or lost, if the service stops first).
+ * A row the database refuses fails its own `insert`. The table's primary key is `id uuid`: each
+ * row gets its id when it is handed over, so a statement retried after a lost acknowledgement
+ * writes no row twice.
  */
-export type Insert<Row> = (row: Row) => Effect.Effect<void, SqlError.SqlError | Schema.SchemaError>
+export type Insert<Row> = (
+  row: Row,
+) => Effect.Effect<void, SqlError.SqlError | Schema.SchemaError | GroupCommit.Backlogged>
 
 export const make = <Row, Encoded extends Record<string, unknown>>(options: {
   readonly table: string
@@ -19,15 +31,57 @@ export const make = <Row, Encoded extends Record<string, unknown>>(options: {
 }): Effect.Effect<Insert<Row>, never, SqlClient.SqlClient | Scope.Scope> =>
   Effect.gen(function* () {
     const sql = yield* SqlClient.SqlClient
-    const rows = yield* GroupCommit.make({
-      name: `${options.name} batch`,
-      write: SqlSchema.void({
-        Request: Schema.NonEmptyArray(options.row),
-        execute: (batch) => sql`INSERT INTO ${sql(options.table)} ${sql.insert(batch as never)}`,
-      }),
+    const config = yield* Effect.serviceOption(ServiceConfig)
+    const health = yield* Effect.serviceOption(Database.DatabaseHealth)
+    const waitAtMost = Option.match(config, {
+      onNone: () => Duration.seconds(1),
+      onSome: (c) => c.databaseWriteTimeout,
     })
-    return (row: Row) => rows.write(row).pipe(Database.query(options.name))
+    const encode = Schema.encodeSync(options.row)
+    const encodeBatch = Schema.encodeEffect(Schema.NonEmptyArray(options.row))
+    const rows = yield* GroupCommit.make<Keyed<Row>, SqlError.SqlError | Schema.SchemaError, never>({
+      name: `${options.name} batch`,
+      // A statement whose commit the connection lost before it said so is retried: the id each
+      // row got when it was handed over makes the retry a no-op for what is already in.
+      write: (batch) =>
+        Effect.flatMap(
+          encodeBatch(Arr.map(batch, (keyed) => keyed.row)),
+          (encoded) =>
+            sql`INSERT INTO ${sql(options.table)} ${sql.insert(
+              encoded.map((row, i) => ({ id: batch[i]?.id, ...row })) as never,
+            )} ON CONFLICT (id) DO NOTHING`,
+        ),
+      isTransient: (error) => SqlError.isSqlError(error) && Database.isTransient(error),
+      waitAtMost,
+      ready: Option.match(health, { onNone: () => undefined, onSome: (h) => h.ready }),
+      onLost: (keyed, cause) =>
+        Effect.logError(`lost a ${options.table} row held for the database: ${describe(Cause.squash(cause))}`).pipe(
+          Effect.annotateLogs({ row: { id: keyed.id, ...encode(keyed.row) } }),
+        ),
+      onCaughtUp: (written) =>
+        Effect.logInfo(`wrote ${written} held ${options.table} rows now that the database answers`),
+    })
+    return (row: Row) => {
+      const keyed = { id: randomUUID(), row }
+      return rows.write(keyed).pipe(
+        Effect.tap((outcome) =>
+          outcome === "held"
+            ? Effect.logWarning(
+                `the database did not take the ${options.table} row within ${Duration.format(waitAtMost)}: answering without it; the row is held and written when the database answers`,
+              ).pipe(Effect.annotateLogs({ row: { id: keyed.id, ...encode(row) } }))
+            : Effect.void,
+        ),
+        Effect.asVoid,
+        Database.query(options.name),
+      )
+    }
   })
+
+/** A row and the primary key it is written with, fixed when it is handed over. */
+interface Keyed<Row> {
+  readonly id: string
+  readonly row: Row
+}
 
 /** A repository whose one operation is `insert`, as a service's table of this kind has. */
 export interface Repo<Row> {

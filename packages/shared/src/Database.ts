@@ -1,5 +1,20 @@
 import { PgClient } from "@effect/sql-pg"
-import { Clock, Context, Duration, Effect, Exit, Layer, Metric, Option, Redacted, Schedule, Schema } from "effect"
+import {
+  Cause,
+  Clock,
+  Context,
+  Duration,
+  Effect,
+  Exit,
+  Latch,
+  Layer,
+  Metric,
+  Option,
+  Redacted,
+  Ref,
+  Schedule,
+  Schema,
+} from "effect"
 import { Reactivity } from "effect/reactivity"
 import { Migrator, SqlClient, type SqlError } from "effect/sql"
 import { describe } from "./ErrorMessage.ts"
@@ -22,10 +37,20 @@ export class DatabaseHealth extends Context.Service<
   {
     /** False when the service runs without `DATABASE_URL`. */
     readonly enabled: boolean
+    /** Fails until the database has been reached and migrated, and whenever `SELECT 1` does not answer. */
     readonly check: Effect.Effect<void, DatabaseUnavailable>
+    /** Waits until the database has been reached and migrated (at once when it was at start-up). */
+    readonly ready: Effect.Effect<void>
+    /** Whether it has been, without waiting. */
+    readonly isReady: Effect.Effect<boolean>
   }
 >()("platform/DatabaseHealth") {
-  static readonly disabled = Layer.succeed(DatabaseHealth, { enabled: false, check: Effect.void })
+  static readonly disabled = Layer.succeed(DatabaseHealth, {
+    enabled: false,
+    check: Effect.void,
+    ready: Effect.void,
+    isReady: Effect.succeed(true),
+  })
 }
 
 /**
@@ -87,13 +112,30 @@ export const errorCode = (error: SqlError.SqlError): string | undefined => {
     : undefined
 }
 
-/** The server is not (yet) accepting connections: worth waiting for at start-up. */
-const isNotReady = (error: SqlError.SqlError) =>
-  error.reason._tag === "ConnectionError" ||
-  // the database system is starting up / shutting down / in recovery
-  errorCode(error) === "57P03" ||
-  errorCode(error) === "ENOTFOUND" ||
-  errorCode(error) === "EAI_AGAIN"
+const transientCodes = new Set([
+  // admin shutdown, crash shutdown, starting up / shutting down / in recovery
+  "57P01",
+  "57P02",
+  "57P03",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ETIMEDOUT",
+  "EPIPE",
+])
+
+/**
+ * The server is not answering (not up yet, restarting, unreachable): worth waiting out, unlike a
+ * statement the server refused (a constraint, a syntax error, bad credentials).
+ */
+export const isTransient = (error: SqlError.SqlError) => {
+  const code = errorCode(error)
+  return (
+    error.reason._tag === "ConnectionError" ||
+    (code !== undefined && (transientCodes.has(code) || code.startsWith("08")))
+  )
+}
 
 const isMissingDatabase = (error: SqlError.SqlError) => errorCode(error) === "3D000"
 
@@ -156,11 +198,30 @@ const runMigrations = (migrations: Migrations) =>
     ),
   )
 
+/** How long a background attempt waits before the next, at most, while the database is away. */
+const RECONNECT_CAP = Duration.seconds(5)
+/** How often a service that has its database checks that it still answers. */
+const HEARTBEAT = Duration.seconds(2)
+
+/** What the pool connects with: the URL, and its parts named so spans carry the real ones. */
+export const connectionOf = (url: URL) => ({
+  url: Redacted.make(url.href),
+  // PgClient names the database, host and port in its spans from these, not from the URL.
+  database: databaseName(url),
+  ...(url.hostname === "" ? {} : { host: url.hostname.replace(/^\[(.*)\]$/, "$1") }),
+  port: url.port === "" ? 5432 : Number(url.port),
+})
+
 /**
- * The service's PostgreSQL pool from `DATABASE_URL`. At start-up it waits for the server
- * (bounded exponential backoff, `DATABASE_CONNECT_TIMEOUT_MS`), creates the database when it
- * does not exist yet, then applies the service's migrations. The pool closes with the layer,
- * after the HTTP server has drained.
+ * The service's PostgreSQL pool from `DATABASE_URL`, with its migrations applied.
+ *
+ * The pool connects lazily, so a service starts whether or not its database answers, as the
+ * original services do. When it answers at start-up, the database is created if it does not
+ * exist and migrated before the service serves; a migration that fails stops start-up. When it
+ * does not answer, the service serves anyway (`/healthz` and `/readyz` answer `503`), says so in
+ * one line, and brings the database up in the background (capped backoff), saying so in one
+ * line when it has. Once up, a heartbeat notices an outage and the return, one line each.
+ * The pool closes with the layer, after the HTTP server has drained.
  */
 export const layer = (migrations: Migrations) =>
   Layer.effectContext(
@@ -171,56 +232,94 @@ export const layer = (migrations: Migrations) =>
       }
       const target = Redacted.value(config.databaseUrl.value)
       const shown = redactUrl(target)
-      const applicationName = config.serviceName
-      // One short-lived connection proves the server is up and the database exists before
-      // the pool is opened (the pool itself connects lazily).
-      const probe = Effect.scoped(
-        Effect.flatMap(
-          PgClient.make({ url: Redacted.make(target.href), maxConnections: 1, applicationName }),
-          (sql) => sql`SELECT 1`,
-        ),
+      const settings = {
+        ...connectionOf(target),
+        applicationName: config.serviceName,
+        connectTimeout: config.databaseConnectTimeout,
+        // A connection whose server vanished without closing it is found out, not waited on.
+        keepAlive: Duration.seconds(30),
+      }
+      const client = yield* PgClient.make({ ...settings, maxConnections: config.databasePoolSize }).pipe(
+        Effect.mapError((error) => new DatabaseUnavailable({ message: describe(error) })),
       )
-      const backoff = Schedule.min([Schedule.exponential("100 millis"), Schedule.spaced("2 seconds")]).pipe(
-        Schedule.upTo({ duration: config.databaseConnectTimeout }),
-      )
-      yield* probe.pipe(
-        Effect.catchIf(isMissingDatabase, () => createDatabase(target, applicationName).pipe(Effect.andThen(probe))),
-        Effect.retry({
-          schedule: backoff,
-          while: (error) =>
-            isNotReady(error)
-              ? Effect.as(Effect.logWarning(`waiting for the database at ${shown}: ${describe(error)}`), true)
-              : Effect.succeed(false),
-        }),
-        Effect.mapError(
-          (error) =>
-            new DatabaseUnavailable({
-              message: isNotReady(error)
-                ? `cannot reach the database at ${shown} after ${Duration.format(config.databaseConnectTimeout)}: ${describe(error)}`
-                : `cannot use the database at ${shown}: ${describe(error)}`,
-            }),
-        ),
-      )
-      const client = yield* PgClient.make({
-        url: Redacted.make(target.href),
-        maxConnections: config.databasePoolSize,
-        applicationName,
-      }).pipe(Effect.mapError((error) => new DatabaseUnavailable({ message: describe(error) })))
-      yield* runMigrations(migrations).pipe(
-        Effect.provideService(SqlClient.SqlClient, client),
-        Effect.mapError(
-          (error) => new DatabaseUnavailable({ message: `migrating ${shown} failed: ${describe(error)}` }),
-        ),
-      )
-      yield* Effect.logInfo(`connected to ${shown}`)
       yield* Metric.update(connectionsMax, config.databasePoolSize)
+
+      // One short-lived connection proves the server is up and the database exists (the
+      // pool would only say so at its first statement).
+      const probe = Effect.scoped(
+        Effect.flatMap(PgClient.make({ ...settings, maxConnections: 1 }), (sql) => sql`SELECT 1`),
+      )
+      const bringUp = probe.pipe(
+        Effect.catchIf(isMissingDatabase, () => createDatabase(target, config.serviceName).pipe(Effect.andThen(probe))),
+        Effect.mapError((error) => ({
+          transient: isTransient(error),
+          message: isTransient(error)
+            ? `waiting for the database at ${shown}: ${describe(error)}`
+            : `cannot use the database at ${shown}: ${describe(error)}`,
+        })),
+        Effect.andThen(
+          runMigrations(migrations).pipe(
+            Effect.provideService(SqlClient.SqlClient, client),
+            Effect.mapError((error) => ({
+              // The migrator's own errors (a failed migration) are not; a dropped connection is.
+              transient: error._tag === "SqlError" && isTransient(error),
+              message: `migrating ${shown} failed: ${describe(error)}`,
+            })),
+          ),
+        ),
+      )
+
+      const migrated = yield* Latch.make(false)
+      /** Whether the last statement the kernel sent (heartbeat or health check) got an answer. */
+      const answering = yield* Ref.make(false)
+      const observe = (exit: Exit.Exit<unknown, SqlError.SqlError | Cause.TimeoutError>) =>
+        Effect.flatMap(Ref.getAndSet(answering, Exit.isSuccess(exit)), (before) =>
+          before === Exit.isSuccess(exit)
+            ? Effect.void
+            : Exit.isSuccess(exit)
+              ? Effect.logInfo(`the database at ${shown} answers again`)
+              : Effect.logWarning(
+                  `lost the database at ${shown}: ${describe(Cause.squash(exit.cause))}; answering without it until it is back`,
+                ),
+        )
+      const ping = client`SELECT 1`.pipe(Effect.timeout(HEALTH_TIMEOUT), Effect.exit, Effect.tap(observe))
+      const connected = Effect.gen(function* () {
+        yield* Effect.logInfo(`connected to ${shown}`)
+        yield* Ref.set(answering, true)
+        yield* Latch.open(migrated)
+        yield* ping.pipe(Effect.delay(HEARTBEAT), Effect.forever, Effect.forkScoped)
+      })
+
+      const first = yield* Effect.exit(bringUp)
+      if (Exit.isSuccess(first)) {
+        yield* connected
+      } else {
+        const error = Cause.squash(first.cause) as { transient: boolean; message: string }
+        // Anything but "not answering" (bad credentials, a broken migration) is a mistake to fix, not wait out.
+        if (!error.transient) return yield* new DatabaseUnavailable({ message: error.message })
+        yield* Effect.logWarning(`${error.message}; serving without it (/healthz answers 503) until it answers`)
+        const backoff = Schedule.min([Schedule.exponential("100 millis"), Schedule.spaced(RECONNECT_CAP)])
+        yield* bringUp.pipe(
+          Effect.tapError((error) => (error.transient ? Effect.void : Effect.logError(error.message))),
+          Effect.retry(backoff),
+          Effect.andThen(connected),
+          Effect.forkScoped,
+        )
+      }
+
       const health = DatabaseHealth.of({
         enabled: true,
-        check: client`SELECT 1`.pipe(
-          Effect.timeout(HEALTH_TIMEOUT),
-          Effect.mapError((error) => new DatabaseUnavailable({ message: describe(error) })),
-          Effect.asVoid,
-        ),
+        ready: Latch.await(migrated),
+        isReady: Effect.sync(() => Latch.isOpen(migrated)),
+        check: Effect.gen(function* () {
+          if (!Latch.isOpen(migrated)) {
+            return yield* new DatabaseUnavailable({ message: `the database at ${shown} has not answered yet` })
+          }
+          const exit = yield* ping
+          if (Exit.isFailure(exit)) {
+            return yield* new DatabaseUnavailable({ message: describe(Cause.squash(exit.cause)) })
+          }
+        }),
       })
       return Context.make(PgClient.PgClient, client).pipe(
         Context.add(SqlClient.SqlClient, client),

@@ -13,6 +13,10 @@ export interface Answers {
 /**
  * `GET /healthz`: `200` when healthy, `503` when the database check (`SELECT 1`, bounded) fails,
  * with the bodies `answers` gives. A service without a database is healthy.
+ *
+ * `GET /readyz` answers the same, for a Kubernetes readiness probe: a service that started
+ * without its database is not ready until it has reached and migrated it. The outage and the
+ * return are logged once each by the database layer, not on every probe.
  */
 export const layer = (answers: Answers) =>
   Layer.unwrap(
@@ -23,13 +27,10 @@ export const layer = (answers: Answers) =>
         "text" in answers.unhealthy
           ? HttpServerResponse.text(answers.unhealthy.text, { status: 503 })
           : HttpServerResponse.jsonUnsafe(answers.unhealthy.json, { status: 503 })
-      return HttpRouter.add(
-        "GET",
-        "/healthz",
-        health.check.pipe(
-          Effect.as(healthy),
-          Effect.catch((error) => Effect.as(Effect.logWarning(`health check failed: ${error.message}`), unhealthy)),
-        ),
+      const answer = health.check.pipe(
+        Effect.as(healthy),
+        Effect.orElseSucceed(() => unhealthy),
       )
+      return Layer.mergeAll(HttpRouter.add("GET", "/healthz", answer), HttpRouter.add("GET", "/readyz", answer))
     }),
   )

@@ -15,8 +15,14 @@ export interface Settings {
   /** How long in-flight requests may run after SIGTERM before they are cut. */
   readonly shutdownTimeout: Duration.Duration
   readonly databasePoolSize: number
-  /** How long start-up waits for the database server to accept connections. */
+  /** How long one connection to the database may take to open before it counts as unreachable. */
   readonly databaseConnectTimeout: Duration.Duration
+  /**
+   * How long a request waits for the row it writes before answering (greetings, invocations,
+   * executions) while the database does not answer; then it answers, and the row is held and
+   * written when the database is back.
+   */
+  readonly databaseWriteTimeout: Duration.Duration
 }
 
 /** What a service says about itself; everything else comes from the environment. */
@@ -127,7 +133,8 @@ export const settings = (defaults: Defaults): Config.Config<Settings> =>
     logLevel,
     shutdownTimeout: positiveInt("SHUTDOWN_TIMEOUT_MS", 10_000).pipe(Config.map(Duration.millis)),
     databasePoolSize: positiveInt("DATABASE_POOL_SIZE", 10),
-    databaseConnectTimeout: positiveInt("DATABASE_CONNECT_TIMEOUT_MS", 30_000).pipe(Config.map(Duration.millis)),
+    databaseConnectTimeout: positiveInt("DATABASE_CONNECT_TIMEOUT_MS", 5_000).pipe(Config.map(Duration.millis)),
+    databaseWriteTimeout: positiveInt("DATABASE_WRITE_TIMEOUT_MS", 1_000).pipe(Config.map(Duration.millis)),
   })
 
 /** One line naming the variable and what is wrong with it, for the start-up failure. */

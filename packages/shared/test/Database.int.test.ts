@@ -1,8 +1,8 @@
-import * as net from "node:net"
 import { assert, describe, it } from "@effect/vitest"
+import * as TcpProxy from "@platform/testkit/TcpProxy"
 import * as TestDatabase from "@platform/testkit/TestDatabase"
 import * as TestServer from "@platform/testkit/TestServer"
-import { Effect, Layer, Logger } from "effect"
+import { Context, Effect, Layer, Logger, Schedule } from "effect"
 import { SqlClient } from "effect/sql"
 import * as Database from "../src/Database.ts"
 import { jsonLogger } from "../src/Logging.ts"
@@ -26,6 +26,7 @@ const startOnce = (url: URL, env: Record<string, string> = {}) =>
       Effect.gen(function* () {
         const sql = yield* SqlClient.SqlClient
         const health = yield* Database.DatabaseHealth
+        yield* health.ready
         yield* health.check
         return yield* sql<{ migration_id: number; name: string }>`
           SELECT migration_id, name FROM effect_sql_migrations ORDER BY migration_id`
@@ -68,35 +69,74 @@ describe("Database", () => {
     }),
   )
 
-  it.live("waits for a server that is not up yet, saying so, then connects", () =>
+  it.live("starts without a server that is not up yet, saying so, then connects and migrates", () =>
     Effect.gen(function* () {
       const url = yield* TestDatabase.freshDatabase("db_late")
       const real = TestDatabase.serverUrl()
-      // A port with nothing behind it until, a moment later, a proxy to the real server opens on it.
-      const port = yield* Effect.promise(
-        () =>
-          new Promise<number>((resolve) => {
-            const probe = net.createServer().listen(0, "127.0.0.1", () => {
-              const { port } = probe.address() as net.AddressInfo
-              probe.close(() => resolve(port))
-            })
-          }),
+      const proxy = yield* TcpProxy.make({ host: real.hostname, port: Number(real.port || 5432) })
+      yield* proxy.cut
+      const lines: Array<{ level: string; message: string }> = []
+      const logger = Logger.layer([jsonLogger("db-test", (line) => lines.push(JSON.parse(line)))])
+      const context = yield* Layer.build(
+        Database.layer(migrations).pipe(
+          Layer.provide(TestServer.config(defaults, { DATABASE_URL: proxy.via(url).href })),
+          Layer.provide(logger),
+        ),
       )
-      const proxy = net.createServer((client) => {
-        const upstream = net.connect(Number(real.port || 5432), real.hostname)
-        client.pipe(upstream).pipe(client)
-        client.on("error", () => upstream.destroy())
-        upstream.on("error", () => client.destroy())
-      })
-      yield* Effect.addFinalizer(() => Effect.sync(() => proxy.close()))
-      setTimeout(() => proxy.listen(port, "127.0.0.1"), 700)
-      const late = new URL(url.href)
-      late.port = String(port)
-      const started = yield* startOnce(late)
-      assert.isTrue(started.messages.some((message) => message.startsWith("waiting for the database at")))
-      assert.strictEqual(started.applied.length, 2)
+      const health = Context.get(context, Database.DatabaseHealth)
+      // Started at once, and unhealthy until the database answers.
+      const before = yield* Effect.flip(health.check)
+      assert.match(before.message, /^the database at postgresql:\/\/.* has not answered yet$/)
+      assert.match(
+        lines.map((line) => line.message).join("\n"),
+        /^waiting for the database at .*: connect ECONNREFUSED .*; serving without it \(\/healthz answers 503\) until it answers$/m,
+      )
+      yield* proxy.restore
+      yield* health.ready.pipe(Effect.timeout("10 seconds"))
+      yield* health.check
+      const sql = Context.get(context, SqlClient.SqlClient)
+      const applied = yield* sql`SELECT migration_id FROM effect_sql_migrations`
+      assert.strictEqual(applied.length, 2)
+      assert.strictEqual(lines.filter((line) => line.message.startsWith("connected to")).length, 1)
     }),
   )
+
+  it.live("an outage after start-up is one line each way, and the pool reconnects on its own", () => {
+    const lines: Array<{ level: string; message: string }> = []
+    const logger = Logger.layer([jsonLogger("db-test", (line) => lines.push(JSON.parse(line)))])
+    return Effect.gen(function* () {
+      const url = yield* TestDatabase.freshDatabase("db_outage")
+      const real = TestDatabase.serverUrl()
+      const proxy = yield* TcpProxy.make({ host: real.hostname, port: Number(real.port || 5432) })
+      const context = yield* Layer.build(
+        Database.layer(migrations).pipe(
+          Layer.provide(TestServer.config(defaults, { DATABASE_URL: proxy.via(url).href })),
+          Layer.provide(logger),
+        ),
+      )
+      const health = Context.get(context, Database.DatabaseHealth)
+      const sql = Context.get(context, SqlClient.SqlClient)
+      yield* sql`INSERT INTO notes (body) VALUES ('before')`
+      yield* proxy.cut
+      // Probed several times during the outage: still one line.
+      for (let i = 0; i < 3; i++) assert.strictEqual((yield* Effect.flip(health.check))._tag, "DatabaseUnavailable")
+      yield* proxy.restore
+      yield* health.check.pipe(Effect.retry(Schedule.spaced("100 millis")), Effect.timeout("10 seconds"))
+      yield* sql`INSERT INTO notes (body) VALUES ('after')`.pipe(
+        Effect.retry(Schedule.spaced("100 millis")),
+        Effect.timeout("10 seconds"),
+      )
+      const messages = lines.map((line) => line.message)
+      assert.strictEqual(messages.filter((message) => message.startsWith("lost the database at")).length, 1)
+      assert.strictEqual(messages.filter((message) => message.endsWith("answers again")).length, 1)
+      const notes = yield* sql<{ body: string }>`SELECT body FROM notes ORDER BY id`
+      assert.deepStrictEqual(
+        notes.map((note) => note.body),
+        ["before", "after"],
+      )
+      // The health checks run in the caller's fiber: the lines they log go to its logger.
+    }).pipe(Effect.provide(logger))
+  })
 
   it.live("a migration that fails stops start-up with the database's own reason", () =>
     Effect.gen(function* () {

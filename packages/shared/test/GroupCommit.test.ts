@@ -1,5 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Deferred, Effect, Exit, Fiber, Scope } from "effect"
+import { Cause, Deferred, Effect, Exit, Fiber, Scope } from "effect"
+import { TestClock } from "effect/testing"
 import fc from "fast-check"
 import * as GroupCommit from "../src/GroupCommit.ts"
 
@@ -102,4 +103,156 @@ describe("GroupCommit", () => {
       )
     }),
   )
+
+  describe("while the database does not answer", () => {
+    /** A table behind a database that can be taken away: its statements then fail as a dropped connection does. */
+    const flaky = () => {
+      const db = table()
+      let down = false
+      const write = (rows: ReadonlyArray<number>) =>
+        Effect.suspend(() => (down ? Effect.fail("connection refused") : db.write(rows)))
+      return {
+        ...db,
+        write,
+        setDown: (value: boolean) =>
+          Effect.sync(() => {
+            down = value
+          }),
+      }
+    }
+    const isTransient = (error: string) => error === "connection refused"
+
+    it.effect(
+      "property: a caller waits waitAtMost, its row is held, and every held row is written once when it is back",
+      () =>
+        Effect.promise(() =>
+          fc.assert(
+            fc.asyncProperty(
+              fc.uniqueArray(fc.integer({ min: 0, max: 10_000 }), { minLength: 1, maxLength: 40 }),
+              fc.integer({ min: 1, max: 8 }),
+              fc.integer({ min: 1, max: 20 }),
+              async (rows, maxBatch, outageSeconds) => {
+                const db = flaky()
+                const caughtUp: Array<number> = []
+                const outcomes = await Effect.runPromise(
+                  Effect.scoped(
+                    Effect.gen(function* () {
+                      const commit = yield* GroupCommit.make({
+                        name: "test",
+                        write: db.write,
+                        maxBatch,
+                        isTransient,
+                        waitAtMost: "1 second",
+                        onCaughtUp: (written) => Effect.sync(() => void caughtUp.push(written)),
+                      })
+                      yield* db.setDown(true)
+                      const writes = yield* Effect.forkChild(
+                        Effect.forEach(rows, commit.write, { concurrency: "unbounded" }),
+                      )
+                      yield* TestClock.adjust("1 second")
+                      const outcomes = yield* Fiber.join(writes)
+                      assert.deepStrictEqual(db.stored, [], "nothing written while it is down")
+                      yield* TestClock.adjust(`${outageSeconds} seconds`)
+                      yield* db.setDown(false)
+                      // The retry backoff is capped at 5 s: within it, every held row is in.
+                      yield* TestClock.adjust("6 seconds")
+                      return outcomes
+                    }),
+                  ).pipe(Effect.provide(TestClock.layer())),
+                )
+                assert.deepStrictEqual(
+                  outcomes,
+                  rows.map(() => "held"),
+                )
+                assert.sameMembers(db.stored, rows)
+                assert.strictEqual(db.stored.length, rows.length, "each row once")
+                assert.deepStrictEqual(caughtUp, [rows.length])
+              },
+            ),
+            { numRuns: 50 },
+          ),
+        ),
+    )
+
+    it.effect(
+      "once a statement has failed for the outage, later callers do not wait; once one succeeds, they do again",
+      () =>
+        Effect.gen(function* () {
+          const db = flaky()
+          const commit = yield* GroupCommit.make({ name: "test", write: db.write, isTransient, waitAtMost: "1 second" })
+          yield* db.setDown(true)
+          const first = yield* Effect.forkChild(commit.write(1))
+          yield* TestClock.adjust("1 second")
+          assert.strictEqual(yield* Fiber.join(first), "held")
+          // No clock moves: these answer at once.
+          assert.deepStrictEqual(yield* Effect.forEach([2, 3], commit.write), ["held", "held"])
+          yield* db.setDown(false)
+          yield* TestClock.adjust("6 seconds")
+          assert.sameMembers(db.stored, [1, 2, 3])
+          const after = yield* Effect.forkChild(commit.write(4))
+          yield* TestClock.adjust("10 millis")
+          assert.strictEqual(yield* Fiber.join(after), "written")
+        }).pipe(Effect.scoped),
+    )
+
+    it.effect("closing in an outage gives held rows holdOnClose, then reports each one left as lost", () =>
+      Effect.gen(function* () {
+        const db = flaky()
+        const lost: Array<number> = []
+        const scope = yield* Scope.make()
+        const commit = yield* GroupCommit.make({
+          name: "test",
+          write: db.write,
+          isTransient,
+          waitAtMost: "1 second",
+          holdOnClose: "3 seconds",
+          onLost: (row) => Effect.sync(() => void lost.push(row)),
+        }).pipe(Scope.provide(scope))
+        yield* db.setDown(true)
+        const writes = yield* Effect.forkChild(Effect.forEach([1, 2, 3], commit.write, { concurrency: "unbounded" }))
+        yield* TestClock.adjust("1 second")
+        assert.deepStrictEqual(yield* Fiber.join(writes), ["held", "held", "held"])
+        const closing = yield* Effect.forkChild(Scope.close(scope, Exit.void))
+        yield* TestClock.adjust("2 seconds")
+        assert.deepStrictEqual(lost, [], "still within holdOnClose")
+        yield* TestClock.adjust("10 seconds")
+        yield* Fiber.join(closing)
+        assert.sameMembers(lost, [1, 2, 3])
+        assert.deepStrictEqual(db.stored, [])
+      }),
+    )
+
+    it.effect("beyond maxHeld rows, a write is refused at once with Backlogged", () =>
+      Effect.gen(function* () {
+        const db = flaky()
+        const commit = yield* GroupCommit.make({
+          name: "test",
+          write: db.write,
+          isTransient,
+          waitAtMost: "1 second",
+          maxHeld: 2,
+        })
+        yield* db.setDown(true)
+        const writes = yield* Effect.forkChild(Effect.forEach([1, 2], commit.write, { concurrency: "unbounded" }))
+        yield* TestClock.adjust("1 second")
+        yield* Fiber.join(writes)
+        const refused = yield* Effect.flip(commit.write(3))
+        assert.instanceOf(refused, GroupCommit.Backlogged)
+        yield* db.setDown(false)
+        yield* TestClock.adjust("6 seconds")
+        assert.sameMembers(db.stored, [1, 2])
+      }).pipe(Effect.scoped),
+    )
+
+    it.effect("a row the database refuses still fails its own write, outage or not", () =>
+      Effect.gen(function* () {
+        const db = flaky()
+        const commit = yield* GroupCommit.make({ name: "test", write: db.write, isTransient, waitAtMost: "1 second" })
+        const write = yield* Effect.forkChild(Effect.exit(commit.write(-1)))
+        yield* TestClock.adjust("10 millis")
+        const exit = yield* Fiber.join(write)
+        assert.isTrue(Exit.isFailure(exit) && Cause.squash(exit.cause) === "row -1 violates a constraint")
+      }).pipe(Effect.scoped),
+    )
+  })
 })

@@ -10,13 +10,13 @@ const answers = {
   rest: { healthy: "ok\n", unhealthy: { json: { error: "db health check failed" } } },
 } satisfies Record<string, Health.Answers>
 
-const healthz = (style: "connect" | "rest", database: Layer.Layer<DatabaseHealth>) =>
+const probe = (style: "connect" | "rest", database: Layer.Layer<DatabaseHealth>, path: string) =>
   Effect.promise(async () => {
     const { handler, dispose } = HttpRouter.toWebHandler(Health.layer(answers[style]).pipe(Layer.provide(database)), {
       disableLogger: true,
     })
     try {
-      const response = await handler(new Request("http://localhost/healthz"))
+      const response = await handler(new Request(`http://localhost${path}`))
       return { status: response.status, type: response.headers.get("content-type"), body: await response.text() }
     } finally {
       await dispose()
@@ -26,10 +26,26 @@ const healthz = (style: "connect" | "rest", database: Layer.Layer<DatabaseHealth
 const down = Layer.succeed(DatabaseHealth, {
   enabled: true,
   check: Effect.fail(new DatabaseUnavailable({ message: "connection refused" })),
+  ready: Effect.never,
+  isReady: Effect.succeed(false),
 })
-const up = Layer.succeed(DatabaseHealth, { enabled: true, check: Effect.void })
+const up = Layer.succeed(DatabaseHealth, {
+  enabled: true,
+  check: Effect.void,
+  ready: Effect.void,
+  isReady: Effect.succeed(true),
+})
 
-describe("GET /healthz", () => {
+/** Liveness (the contract's `/healthz`) and readiness (`/readyz`) answer alike. */
+const healthz = (style: "connect" | "rest", database: Layer.Layer<DatabaseHealth>) =>
+  Effect.gen(function* () {
+    const live = yield* probe(style, database, "/healthz")
+    const ready = yield* probe(style, database, "/readyz")
+    assert.deepStrictEqual(ready, live)
+    return live
+  })
+
+describe("GET /healthz and /readyz", () => {
   for (const style of ["connect", "rest"] as const) {
     it.effect(`${style}: 200 ok\\n while the database answers, and without a database`, () =>
       Effect.gen(function* () {
