@@ -1,7 +1,9 @@
 import type { Jwks } from "@platform/contracts/AuthApi"
+import { DatabaseHealth } from "@platform/shared/Database"
 import { Clock, Context, Duration, Effect, Layer, Option, Ref, Schedule, Semaphore } from "effect"
 import type { JWK } from "jose"
 import { AuthConfig } from "./Config.ts"
+import { DatabaseUnavailable } from "./errors.ts"
 import { SigningKeysRepo, type StoredKey } from "./persistence/SigningKeysRepo.ts"
 import * as SigningKey from "./SigningKey.ts"
 
@@ -24,10 +26,11 @@ const ring = (keys: ReadonlyArray<SigningKey.SigningKey>): KeyRing => ({
 export class SigningKeys extends Context.Service<
   SigningKeys,
   {
-    readonly current: Effect.Effect<SigningKey.SigningKey>
-    readonly jwks: Effect.Effect<Jwks>
+    /** Fails while the stored keys have not been loaded yet (auth started without its database). */
+    readonly current: Effect.Effect<SigningKey.SigningKey, DatabaseUnavailable>
+    readonly jwks: Effect.Effect<Jwks, DatabaseUnavailable>
     /** The published key with this kid; an unknown kid reloads the ring (at most once a second). */
-    readonly find: (kid: string) => Effect.Effect<Option.Option<SigningKey.SigningKey>>
+    readonly find: (kid: string) => Effect.Effect<Option.Option<SigningKey.SigningKey>, DatabaseUnavailable>
   }
 >()("auth/SigningKeys") {
   /** Keys in auth_db, shared by every replica; the first start creates one. */
@@ -38,10 +41,7 @@ export class SigningKeys extends Context.Service<
       if (Option.isSome(configured)) return fixed(configured.value)
       const config = yield* AuthConfig
       const repo = yield* SigningKeysRepo
-      const created = yield* repo.ensureOne(
-        Effect.map(SigningKey.generate, (key) => ({ kid: key.kid, privateJwk: key.privateJwk })),
-      )
-      if (created) yield* Effect.logInfo("generated the first signing key and stored it in the database")
+      const database = yield* DatabaseHealth
       // Tokens live `tokenTtl`: a key stays published that long after its successor took over.
       const publishedFor = Duration.sum(config.tokenTtl, Duration.minutes(1))
       const load = Effect.gen(function* () {
@@ -52,8 +52,31 @@ export class SigningKeys extends Context.Service<
         )
         return ring(yield* Effect.forEach(live, (row) => SigningKey.fromPrivateJwk(JSON.parse(row.private_jwk) as JWK)))
       })
-      const keys = yield* Ref.make(yield* load)
+      const keys = yield* Ref.make(Option.none<KeyRing>())
       const loadedAt = yield* Ref.make(yield* Clock.currentTimeMillis)
+      // The keys live in the database: until it has answered once, auth signs and verifies
+      // nothing (503) rather than inventing a key other replicas would not know.
+      const firstLoad = Effect.gen(function* () {
+        const created = yield* repo.ensureOne(
+          Effect.map(SigningKey.generate, (key) => ({ kid: key.kid, privateJwk: key.privateJwk })),
+        )
+        if (created) yield* Effect.logInfo("generated the first signing key and stored it in the database")
+        yield* Ref.set(keys, Option.some(yield* load))
+        yield* Ref.set(loadedAt, yield* Clock.currentTimeMillis)
+      })
+      const inBackground = database.ready.pipe(
+        Effect.andThen(firstLoad),
+        Effect.retry(Schedule.min([Schedule.exponential("200 millis"), Schedule.spaced("5 seconds")])),
+        Effect.andThen(Effect.logInfo("loaded the signing keys from the database")),
+      )
+      if (yield* database.isReady) {
+        yield* firstLoad.pipe(Effect.catchCause(() => Effect.forkScoped(inBackground)))
+      } else {
+        yield* Effect.forkScoped(inBackground)
+      }
+      const ringNow = Effect.flatMap(Ref.get(keys), (ring) =>
+        Option.match(ring, { onNone: () => Effect.fail(new DatabaseUnavailable()), onSome: Effect.succeed }),
+      )
       const reloading = yield* Semaphore.make(1)
       const reload = (reason: string) =>
         reloading.withPermit(
@@ -62,8 +85,8 @@ export class SigningKeys extends Context.Service<
             if (now - (yield* Ref.get(loadedAt)) < RELOAD_INTERVAL_MS) return
             yield* Ref.set(loadedAt, now)
             const next = yield* load
-            const before = yield* Ref.getAndSet(keys, next)
-            if (before.current.kid !== next.current.kid) {
+            const before = yield* Ref.getAndSet(keys, Option.some(next))
+            if (Option.isSome(before) && before.value.current.kid !== next.current.kid) {
               yield* Effect.logInfo(`signing with key ${next.current.kid} (${reason})`)
             }
           }).pipe(Effect.catchCause((cause) => Effect.logWarning("could not reload the signing keys", cause))),
@@ -75,14 +98,14 @@ export class SigningKeys extends Context.Service<
         Effect.forkScoped,
       )
       return SigningKeys.of({
-        current: Effect.map(Ref.get(keys), (ring) => ring.current),
-        jwks: Effect.map(Ref.get(keys), publish),
+        current: Effect.map(ringNow, (ring) => ring.current),
+        jwks: Effect.map(ringNow, publish),
         find: (kid) =>
           Effect.gen(function* () {
-            const known = (yield* Ref.get(keys)).byKid.get(kid)
+            const known = (yield* ringNow).byKid.get(kid)
             if (known !== undefined) return Option.some(known)
             yield* reload("unknown kid")
-            return Option.fromUndefinedOr((yield* Ref.get(keys)).byKid.get(kid))
+            return Option.fromUndefinedOr((yield* ringNow).byKid.get(kid))
           }),
       })
     }),

@@ -1,7 +1,7 @@
 import { Clock, Context, Duration, Effect, Layer, Option, Schema } from "effect"
 import { decodeProtectedHeader, jwtVerify, SignJWT } from "jose"
 import { AuthConfig } from "./Config.ts"
-import { InvalidToken } from "./errors.ts"
+import { type DatabaseUnavailable, InvalidToken } from "./errors.ts"
 import { SigningKeys } from "./SigningKeys.ts"
 
 /** What a valid access token says. */
@@ -24,11 +24,15 @@ const decodePayload = Schema.decodeUnknownOption(Payload)
 export class Tokens extends Context.Service<
   Tokens,
   {
-    readonly issue: (user: { readonly id: string; readonly role: string }) => Effect.Effect<{
-      readonly token: string
-      readonly expiresIn: number
-    }>
-    readonly verify: (token: string) => Effect.Effect<Claims, InvalidToken>
+    /** Fails with `DatabaseUnavailable` while the stored keys have not been loaded. */
+    readonly issue: (user: { readonly id: string; readonly role: string }) => Effect.Effect<
+      {
+        readonly token: string
+        readonly expiresIn: number
+      },
+      DatabaseUnavailable
+    >
+    readonly verify: (token: string) => Effect.Effect<Claims, InvalidToken | DatabaseUnavailable>
   }
 >()("auth/Tokens") {
   static readonly layer = Layer.effect(

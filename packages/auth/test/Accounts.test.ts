@@ -1,6 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { AuthApi } from "@platform/contracts/AuthApi"
 import * as ErrorBody from "@platform/contracts/ErrorBody"
+import { DatabaseHealth } from "@platform/shared/Database"
 import * as RestApi from "@platform/shared/RestApi"
 import { ConfigProvider, Effect, Layer } from "effect"
 import { HttpServer } from "effect/http"
@@ -28,6 +29,7 @@ const Domain = Accounts.layer.pipe(
   Layer.provideMerge(SigningKeys.layerStored),
   Layer.provide([UsersRepo.layerMemory, LoginFailuresRepo.layerMemory, RefreshTokensRepo.layerMemory]),
   Layer.provide(SigningKeysRepo.layerMemory),
+  Layer.provide(DatabaseHealth.disabled),
   Layer.provide(Passwords.layer),
   Layer.provideMerge(AuthConfig.layer),
   Layer.provide(ConfigProvider.layer(ConfigProvider.fromEnv({ env: {} }))),

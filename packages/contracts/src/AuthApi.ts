@@ -143,10 +143,14 @@ export const logout = HttpApiEndpoint.post("logout", "/auth/logout", {
 export const verify = HttpApiEndpoint.get("verify", "/verify", {
   headers: { authorization: Schema.optionalKey(Schema.String) },
   success: HttpApiSchema.WithHeaders(Verified, { "x-user-id": Schema.String, "x-user-role": Schema.String }),
-  error: [MissingBearer, InvalidToken],
+  // 503 while auth has not loaded its keys (started without its database).
+  error: [MissingBearer, InvalidToken, DatabaseUnavailable],
 })
 
-export const jwks = HttpApiEndpoint.get("jwks", "/.well-known/jwks.json", { success: Jwks })
+export const jwks = HttpApiEndpoint.get("jwks", "/.well-known/jwks.json", {
+  success: Jwks,
+  error: DatabaseUnavailable,
+})
 
 export const openIdConfiguration = HttpApiEndpoint.get("openIdConfiguration", "/.well-known/openid-configuration", {
   headers: {
