@@ -18,6 +18,8 @@ export type Name = "lang" | "auth" | "caller" | "greeter" | "gateway" | "edge"
 
 export interface Platform {
   readonly url: Readonly<Record<Name, string>>
+  /** Each service's `DATABASE_URL`. */
+  readonly databases: Readonly<Record<Exclude<Name, "edge">, string>>
   readonly stub: ExternalStub.ExternalStub
 }
 
@@ -40,24 +42,31 @@ export const start = (
     )
     const run = <E>(app: TestServer.ServiceApp<E>, env: Record<string, string>) =>
       TestServer.serve(app, env, { around, log: options.log })
+    const databases = {
+      lang: yield* database("lang"),
+      auth: yield* database("auth"),
+      caller: yield* database("caller"),
+      greeter: yield* database("greeter"),
+      gateway: yield* database("gateway"),
+    }
     const [lang, auth, caller] = yield* Effect.all(
       [
-        run(LangApp, { DATABASE_URL: yield* database("lang"), ...env("lang") }),
-        run(AuthApp, { DATABASE_URL: yield* database("auth"), ...env("auth") }),
-        run(CallerApp, { DATABASE_URL: yield* database("caller"), ...env("caller") }),
+        run(LangApp, { DATABASE_URL: databases.lang, ...env("lang") }),
+        run(AuthApp, { DATABASE_URL: databases.auth, ...env("auth") }),
+        run(CallerApp, { DATABASE_URL: databases.caller, ...env("caller") }),
       ],
       { concurrency: "unbounded" },
     )
     const [greeter, gateway] = yield* Effect.all(
       [
         run(GreeterApp, {
-          DATABASE_URL: yield* database("greeter"),
+          DATABASE_URL: databases.greeter,
           CALLER_BASE_URL: caller,
           EXTERNAL_API_URL: stub.url,
           ...env("greeter"),
         }),
         run(GatewayApp, {
-          DATABASE_URL: yield* database("gateway"),
+          DATABASE_URL: databases.gateway,
           CUSTOM_LANG_BASE_URL: lang,
           ...env("gateway"),
         }),
@@ -70,7 +79,7 @@ export const start = (
       EDGE_AUTH_URL: auth,
       ...env("edge"),
     })
-    return { url: { lang, auth, caller, greeter, gateway, edge }, stub } satisfies Platform
+    return { url: { lang, auth, caller, greeter, gateway, edge }, databases, stub } satisfies Platform
   })
 
 /** Registers a user through the edge and logs in: the bearer token for the Connect routes. */

@@ -208,14 +208,14 @@ describe("Kubernetes", () => {
     }
   })
 
-  it("each service: probes on /healthz, requests and limits, non-root, a Service on its port, a PDB and an HPA", () => {
+  it("each service: readiness on /readyz, liveness on /healthz, requests and limits, non-root, a Service on its port, a PDB and an HPA", () => {
     for (const [overlay, objects] of Object.entries(overlays)) {
       for (const spec of apps) {
         const find = (kind: string) =>
           objects.find((object) => object.kind === kind && object.metadata.name === spec.name)
         const deployment = find("Deployment")
         const container = deployment?.spec.template.spec.containers[0]
-        assert.strictEqual(container.readinessProbe.httpGet.path, "/healthz", `${overlay} ${spec.name}`)
+        assert.strictEqual(container.readinessProbe.httpGet.path, "/readyz", `${overlay} ${spec.name}`)
         assert.strictEqual(container.livenessProbe.httpGet.path, "/healthz")
         assert.isDefined(container.resources.requests.cpu)
         assert.isDefined(container.resources.limits.memory)

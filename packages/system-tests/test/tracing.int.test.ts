@@ -95,7 +95,7 @@ layer(WorldLive, { excludeTestServices: true, timeout: "90 seconds" })("one trac
         client.traceId,
         (spans) =>
           named(spans, "POST /greeter.v1.GreeterService/*").length > 0 &&
-          named(spans, "GreetingsRepo.insert").length > 0,
+          named(spans, "GreetingsRepo.insert batch").length > 0,
       )
       assertConnected(spans, client.spanId)
 
@@ -132,8 +132,18 @@ layer(WorldLive, { excludeTestServices: true, timeout: "90 seconds" })("one trac
       const fetch = external.find((span) => span.kind === "client" && span.name === "GET")
       assert.isDefined(fetch, `caller's GET of the external API, among ${external.map((s) => s.name).join(", ")}`)
       assert.strictEqual(fetch?.attributes.get("http.response.status_code"), 200)
-      // The greeting is recorded inside greeter's span.
-      assert.include(ancestors(spans, one(spans, "GreetingsRepo.insert")), greet.spanId)
+      // The greeting is recorded inside greeter's span: the repository operation, its batch's
+      // statement under it, naming greeter's own database where it really is.
+      const insert = one(spans, "GreetingsRepo.insert")
+      assert.include(ancestors(spans, insert), greet.spanId)
+      const batch = one(spans, "GreetingsRepo.insert batch")
+      assert.strictEqual(batch.parentSpanId, insert.spanId)
+      const [statement] = childrenOf(spans, batch)
+      const database = new URL(world.databases.greeter)
+      assert.strictEqual(statement?.attributes.get("db.system.name"), "postgresql")
+      assert.strictEqual(statement?.attributes.get("db.namespace"), database.pathname.slice(1))
+      assert.strictEqual(statement?.attributes.get("server.address"), database.hostname)
+      assert.strictEqual(statement?.attributes.get("server.port"), Number(database.port || 5432))
       // Every service took part, and nothing else answered the request outside the trace.
       const recorder = yield* SpanRecorder
       const servers = (yield* recorder.spans).filter(
