@@ -1,6 +1,9 @@
 import { RPC_PATH } from "@platform/contracts/CallerRpcs"
 import * as HealthAnswers from "@platform/contracts/Health"
+import { CallerService } from "@platform/proto-compat/caller/v1"
 import * as Database from "@platform/shared/Database"
+import * as GrpcHealth from "@platform/shared/GrpcHealth"
+import * as GrpcReflection from "@platform/shared/GrpcReflection"
 import * as Health from "@platform/shared/Health"
 import * as Server from "@platform/shared/Server"
 import { Layer } from "effect"
@@ -27,7 +30,14 @@ const Persistence = Database.layerOptional({
   disabled: CallLogsRepo.disabled,
 })
 
-const Routes = Layer.mergeAll(CallerConnect, CallerRpc, Health.layer(HealthAnswers.connectServices))
+const Routes = Layer.mergeAll(
+  CallerConnect,
+  CallerRpc,
+  Health.layer(HealthAnswers.connectServices),
+  // grpcurl and buf curl without the .proto files; Kubernetes' gRPC probes.
+  GrpcReflection.layer([CallerService]),
+  GrpcHealth.layer([CallerService]),
+)
 
 /**
  * caller on the given HTTP server. On shutdown the server drains first, then the call-log

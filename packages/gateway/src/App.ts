@@ -1,6 +1,9 @@
 import { GatewayApi } from "@platform/contracts/GatewayApi"
 import * as HealthAnswers from "@platform/contracts/Health"
+import { GatewayService } from "@platform/proto-compat/gateway/v1"
 import * as Database from "@platform/shared/Database"
+import * as GrpcHealth from "@platform/shared/GrpcHealth"
+import * as GrpcReflection from "@platform/shared/GrpcReflection"
 import * as Health from "@platform/shared/Health"
 import * as Server from "@platform/shared/Server"
 import { Layer } from "effect"
@@ -34,6 +37,9 @@ const Routes = Layer.mergeAll(
   GatewayConnect,
   HttpApiBuilder.layer(GatewayApi).pipe(Layer.provide(ResilienceHttp)),
   Health.layer(HealthAnswers.connectServices),
+  // grpcurl and buf curl without the .proto files; Kubernetes' gRPC probes.
+  GrpcReflection.layer([GatewayService]),
+  GrpcHealth.layer([GatewayService]),
 )
 
 /** gateway on the given HTTP server. */

@@ -1,5 +1,8 @@
 import * as HealthAnswers from "@platform/contracts/Health"
+import { GreeterService } from "@platform/proto-compat/greeter/v1"
 import * as Database from "@platform/shared/Database"
+import * as GrpcHealth from "@platform/shared/GrpcHealth"
+import * as GrpcReflection from "@platform/shared/GrpcReflection"
 import * as Health from "@platform/shared/Health"
 import * as Server from "@platform/shared/Server"
 import { Layer } from "effect"
@@ -20,7 +23,13 @@ const Persistence = Database.layerOptional({
 
 const Domain = Greeter.layer.pipe(Layer.provide(CallerClient.layer), Layer.provide(GreeterConfig.layer))
 
-const Routes = Layer.mergeAll(GreeterConnect, Health.layer(HealthAnswers.connectServices))
+const Routes = Layer.mergeAll(
+  GreeterConnect,
+  Health.layer(HealthAnswers.connectServices),
+  // grpcurl and buf curl without the .proto files; Kubernetes' gRPC probes.
+  GrpcReflection.layer([GreeterService]),
+  GrpcHealth.layer([GreeterService]),
+)
 
 /** greeter on the given HTTP server. */
 export const layer = <E, R>(server: Layer.Layer<Server.Services, E, R>) =>

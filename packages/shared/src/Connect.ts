@@ -165,24 +165,37 @@ export const layer = <S extends DescService, H extends Handlers<S, any, any>>(op
 
       const requestContexts = new WeakMap<NodeRequest, Context.Context<never>>()
 
-      // Everything under the service's path goes to the adapter: unknown methods get its 404
-      // (clients read it as `unimplemented`), wrong content types its 415.
-      yield* router.add(
-        "*",
-        `/${service.typeName}/*`,
-        Effect.gen(function* () {
-          const request = yield* HttpServerRequest.HttpServerRequest
-          const nodeRequest = NodeHttpServerRequest.toIncomingMessage(request) as NodeRequest
-          const nodeResponse = NodeHttpServerRequest.toServerResponse(request) as NodeResponse
-          requestContexts.set(nodeRequest, yield* Effect.context<never>())
-          yield* Effect.callback<void>((resume) => {
-            nodeResponse.once("close", () => resume(Effect.void))
-            adapter(nodeRequest, nodeResponse)
-          })
-          // connect-node wrote the whole response; Effect's server leaves an ended one alone.
-          return HttpServerResponse.empty()
-        }),
+      yield* mountAdapter(router, service.typeName, adapter, (request, context) =>
+        requestContexts.set(request, context),
       )
+    }),
+  )
+
+/**
+ * Everything under `/<typeName>/` goes to a connect-node adapter: unknown methods get its 404
+ * (clients read it as `unimplemented`), wrong content types its 415. `seen` hears each request
+ * with its Effect context before the adapter runs.
+ */
+export const mountAdapter = (
+  router: HttpRouter.HttpRouter,
+  typeName: string,
+  adapter: (request: NodeRequest, response: NodeResponse) => void,
+  seen?: (request: NodeRequest, context: Context.Context<never>) => void,
+) =>
+  router.add(
+    "*",
+    `/${typeName}/*`,
+    Effect.gen(function* () {
+      const request = yield* HttpServerRequest.HttpServerRequest
+      const nodeRequest = NodeHttpServerRequest.toIncomingMessage(request) as NodeRequest
+      const nodeResponse = NodeHttpServerRequest.toServerResponse(request) as NodeResponse
+      seen?.(nodeRequest, yield* Effect.context<never>())
+      yield* Effect.callback<void>((resume) => {
+        nodeResponse.once("close", () => resume(Effect.void))
+        adapter(nodeRequest, nodeResponse)
+      })
+      // connect-node wrote the whole response; Effect's server leaves an ended one alone.
+      return HttpServerResponse.empty()
     }),
   )
 

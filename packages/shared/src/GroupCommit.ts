@@ -153,8 +153,26 @@ export const make = <A, E, R>(options: {
         }
       }).pipe(Effect.asVoid)
 
+    const closed = yield* Deferred.make<void>()
+    /** The service closes before the database was ever ready: what was handed over is lost. */
+    const neverReady = Effect.gen(function* () {
+      const left = yield* Queue.clear(queue)
+      const exit = Exit.die(new Error("the database never answered before the service stopped"))
+      yield* Effect.forEach(left, (pending) => complete(pending, exit))
+    })
+
     const worker = Effect.gen(function* () {
-      if (options.ready !== undefined) yield* options.ready
+      if (options.ready !== undefined) {
+        const ready = yield* Effect.raceFirst(
+          Effect.as(options.ready, true),
+          Deferred.await(closed).pipe(
+            // Nothing handed over: nothing to wait for.
+            Effect.andThen(Effect.suspend(() => (queued === 0 ? Effect.void : Effect.sleep(holdOnClose)))),
+            Effect.as(false),
+          ),
+        )
+        if (!ready) return yield* neverReady
+      }
       while (true) {
         const batch = yield* Queue.takeBetween(queue, 1, maxBatch)
         if (Arr.isReadonlyArrayNonEmpty(batch)) yield* settle(batch)
@@ -169,6 +187,7 @@ export const make = <A, E, R>(options: {
     yield* Effect.addFinalizer(() =>
       Effect.gen(function* () {
         closingAt = yield* Clock.currentTimeMillis
+        yield* Deferred.succeed(closed, undefined)
         yield* Queue.end(queue)
         yield* Fiber.awaitAll(workers)
       }),

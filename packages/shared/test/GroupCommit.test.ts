@@ -222,6 +222,30 @@ describe("GroupCommit", () => {
       }),
     )
 
+    it.effect("closing before the database was ever ready reports what was handed over as lost, and ends", () =>
+      Effect.gen(function* () {
+        const db = flaky()
+        const lost: Array<number> = []
+        const scope = yield* Scope.make()
+        const commit = yield* GroupCommit.make({
+          name: "test",
+          write: db.write,
+          isTransient,
+          waitAtMost: "1 second",
+          holdOnClose: "3 seconds",
+          ready: Effect.never,
+          onLost: (row) => Effect.sync(() => void lost.push(row)),
+        }).pipe(Scope.provide(scope))
+        const writes = yield* Effect.forkChild(Effect.forEach([1, 2], commit.write, { concurrency: "unbounded" }))
+        yield* TestClock.adjust("1 second")
+        assert.deepStrictEqual(yield* Fiber.join(writes), ["held", "held"])
+        const closing = yield* Effect.forkChild(Scope.close(scope, Exit.void))
+        yield* TestClock.adjust("3 seconds")
+        yield* Fiber.join(closing)
+        assert.sameMembers(lost, [1, 2])
+      }),
+    )
+
     it.effect("beyond maxHeld rows, a write is refused at once with Backlogged", () =>
       Effect.gen(function* () {
         const db = flaky()
