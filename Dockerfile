@@ -6,7 +6,7 @@ ARG NODE_VERSION=24
 
 FROM node:${NODE_VERSION}-bookworm-slim AS build
 ARG SERVICE
-RUN test -n "$SERVICE" || (echo "build with --build-arg SERVICE=<lang|auth|caller|greeter|gateway|edge>" && false)
+RUN test -n "$SERVICE" || (echo "build with --build-arg SERVICE=<lang|auth|caller|greeter|gateway|edge|a package new-service made>" && false)
 RUN npm install --global --no-audit --no-fund pnpm@12.21.0
 WORKDIR /app
 COPY package.json pnpm-lock.yaml pnpm-workspace.yaml ./
@@ -14,6 +14,8 @@ COPY packages ./packages
 COPY proto-compat ./proto-compat
 # The benchmark is a workspace package too: its manifest keeps the lockfile whole.
 COPY bench/package.json ./bench/package.json
+COPY templates/rest/package.json ./templates/rest/package.json
+COPY templates/connect/package.json ./templates/connect/package.json
 # Only what this service and the workspace packages it uses need at run time.
 RUN pnpm install --frozen-lockfile --prod --filter "@platform/${SERVICE}..." \
  && rm -rf packages/*/test proto-compat/test

@@ -1,6 +1,10 @@
 import { defineConfig } from "vitest/config"
 
-const everyTest = ["packages/*/test/**/*.test.{ts,tsx}", "proto-compat/test/**/*.test.ts"]
+const everyTest = [
+  "packages/*/test/**/*.test.{ts,tsx}",
+  "templates/*/test/**/*.test.ts",
+  "proto-compat/test/**/*.test.ts",
+]
 
 /**
  * Two tiers: `unit` (domain logic on memory layers and the test clock, handlers in memory, the
@@ -29,7 +33,11 @@ export default defineConfig({
         extends: true,
         test: {
           name: "integration",
-          include: ["packages/*/test/**/*.int.test.ts", "proto-compat/test/**/*.int.test.ts"],
+          include: [
+            "packages/*/test/**/*.int.test.ts",
+            "templates/*/test/**/*.int.test.ts",
+            "proto-compat/test/**/*.int.test.ts",
+          ],
           // One PostgreSQL for the run (TEST_DATABASE_URL, a container, or the embedded one).
           globalSetup: ["packages/testkit/src/DatabaseSetup.ts"],
         },

@@ -1,10 +1,18 @@
+import { edgeUrlVariable, teamServices } from "@platform/contracts/TeamServices"
 import { httpUrl, optionalString, positiveInt } from "@platform/shared/ServiceConfig"
 import { Config, Context, Layer, Option } from "effect"
-import { settings, type Upstream } from "./Routes.ts"
+import { settings } from "./Routes.ts"
 
 export interface Settings {
   /** Where each upstream is; `web` is optional (none: the edge answers `/` itself). */
-  readonly upstreams: Readonly<Record<Exclude<Upstream, "web">, string>> & { readonly web: Option.Option<string> }
+  readonly upstreams: {
+    readonly greeter: string
+    readonly gateway: string
+    readonly auth: string
+    readonly web: Option.Option<string>
+  }
+  /** Where each team service is (`EDGE_<NAME>_URL`, its port on localhost by default). */
+  readonly teamUpstreams: Readonly<Record<string, string>>
   /** A folder of built web assets to serve at `/` instead of a `web` upstream. */
   readonly webDir: Option.Option<string>
   readonly corsOrigins: ReadonlyArray<string>
@@ -36,6 +44,14 @@ export const config: Config.Config<Settings> = Config.all({
     auth: httpUrl("EDGE_AUTH_URL", "http://localhost:8090"),
     web: optionalString("EDGE_WEB_URL").pipe(Config.map(Option.map((value) => value.replace(/\/+$/, "")))),
   }),
+  teamUpstreams: Config.all(
+    Object.fromEntries(
+      teamServices.map((service) => [
+        service.name,
+        httpUrl(edgeUrlVariable(service.name), `http://localhost:${service.port}`),
+      ]),
+    ),
+  ),
   webDir: optionalString("EDGE_WEB_DIR"),
   corsOrigins: list("EDGE_CORS_ORIGINS", settings.cors.defaultOrigins),
   corsHeaders: list("EDGE_CORS_HEADERS", settings.cors.headers),

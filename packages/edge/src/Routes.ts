@@ -5,7 +5,10 @@
  */
 export type MiddlewareName = "cors" | "auth" | "rate-limit" | "retry"
 
-export type Upstream = "greeter" | "gateway" | "auth" | "web"
+import { type TeamService, teamServices } from "@platform/contracts/TeamServices"
+
+/** The contract's upstreams, and each service a team added (`./platform new-service`). */
+export type Upstream = "greeter" | "gateway" | "auth" | "web" | (string & {})
 
 export interface Route {
   readonly name: string
@@ -16,6 +19,15 @@ export interface Route {
   readonly h2c: boolean
   readonly middlewares: ReadonlyArray<MiddlewareName>
 }
+
+/** A team's service: behind forward-auth unless generated `--public`; Connect services over h2c. */
+export const teamRoute = (service: TeamService): Route => ({
+  name: service.name,
+  prefix: service.route,
+  upstream: service.name,
+  h2c: service.kind === "connect",
+  middlewares: service.public ? ["cors", "rate-limit"] : ["cors", "auth", "rate-limit"],
+})
 
 export const routes: ReadonlyArray<Route> = [
   {
@@ -41,6 +53,7 @@ export const routes: ReadonlyArray<Route> = [
     h2c: true,
     middlewares: ["cors", "auth", "rate-limit"],
   },
+  ...teamServices.map(teamRoute),
   { name: "web", prefix: "/", upstream: "web", h2c: false, middlewares: [] },
 ]
 

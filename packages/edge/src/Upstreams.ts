@@ -20,10 +20,11 @@ export const make = Effect.gen(function* () {
     gateway: Option.some(config.upstreams.gateway),
     auth: Option.some(config.upstreams.auth),
     web: config.upstreams.web,
+    ...Object.fromEntries(Object.entries(config.teamUpstreams).map(([name, url]) => [name, Option.some(url)])),
   }
   const targets = new Map<Upstream, Target>()
   for (const route of routes) {
-    const origin = origins[route.upstream]
+    const origin = origins[route.upstream] ?? Option.none()
     if (Option.isNone(origin) || targets.has(route.upstream)) continue
     const dispatcher = route.h2c
       ? new Client(origin.value, { allowH2: true, h2Options: { useH2c: true }, pipelining: 1 })

@@ -2,7 +2,10 @@
  * The platform as `pnpm dev` / `pnpm start` runs it: the contract's services, ports and
  * variables. Compose and Kubernetes describe the same services (tests compare them).
  */
-export type Name = "lang" | "auth" | "caller" | "greeter" | "gateway" | "edge"
+import { edgeUrlVariable, type TeamService, teamServices } from "@platform/contracts/TeamServices"
+
+/** The contract's services, and any a team added (`./platform new-service`). */
+export type Name = "lang" | "auth" | "caller" | "greeter" | "gateway" | "edge" | (string & {})
 
 export interface Spec {
   readonly name: Name
@@ -20,7 +23,17 @@ export interface Spec {
   readonly env: (at: (name: Name) => string, external: string) => Record<string, string>
 }
 
-export const services: ReadonlyArray<Spec> = [
+const teamSpec = (service: TeamService): Spec => ({
+  name: service.name,
+  dir: `packages/${service.name}`,
+  port: service.port,
+  telemetryName: service.name,
+  database: service.database,
+  health: "/healthz",
+  env: () => ({}),
+})
+
+const builtIn: ReadonlyArray<Spec> = [
   {
     name: "lang",
     dir: "packages/lang",
@@ -72,8 +85,20 @@ export const services: ReadonlyArray<Spec> = [
     port: 30081,
     telemetryName: "edge",
     health: "/ping",
-    env: (at) => ({ EDGE_GREETER_URL: at("greeter"), EDGE_GATEWAY_URL: at("gateway"), EDGE_AUTH_URL: at("auth") }),
+    env: (at) => ({
+      EDGE_GREETER_URL: at("greeter"),
+      EDGE_GATEWAY_URL: at("gateway"),
+      EDGE_AUTH_URL: at("auth"),
+      ...Object.fromEntries(teamServices.map((service) => [edgeUrlVariable(service.name), at(service.name)])),
+    }),
   },
+]
+
+/** The edge last: it starts once the services it routes to are up. */
+export const services: ReadonlyArray<Spec> = [
+  ...builtIn.filter((spec) => spec.name !== "edge"),
+  ...teamServices.map(teamSpec),
+  ...builtIn.filter((spec) => spec.name === "edge"),
 ]
 
 /** The web console's port in its own container (Compose, Kubernetes); the dev edge serves it itself. */
