@@ -1,9 +1,10 @@
 import { assert, describe, it } from "@effect/vitest"
+import { teamServices } from "@platform/contracts/TeamServices"
 import { ConfigProvider, Effect } from "effect"
 import { config } from "../src/Config.ts"
 import * as Cors from "../src/middleware/Cors.ts"
 import { RateLimiter } from "../src/middleware/RateLimit.ts"
-import { match, routes, settings } from "../src/Routes.ts"
+import { match, routes, settings, teamRoute } from "../src/Routes.ts"
 
 describe("routing table", () => {
   it("longest prefix wins, as Traefik's rule priority", () => {
@@ -17,7 +18,8 @@ describe("routing table", () => {
   })
 
   it("the contract's middlewares, in the contract's order, and the console's own route", () => {
-    assert.deepStrictEqual(Object.fromEntries(routes.map((route) => [route.prefix, route.middlewares])), {
+    const contract = routes.filter((route) => !teamServices.some((service) => service.name === route.name))
+    assert.deepStrictEqual(Object.fromEntries(contract.map((route) => [route.prefix, route.middlewares])), {
       "/greeter.v1.GreeterService": ["cors", "auth", "rate-limit", "retry"],
       "/gateway.v1.GatewayService": ["cors", "auth", "rate-limit"],
       "/auth": ["cors", "rate-limit"],
@@ -25,6 +27,27 @@ describe("routing table", () => {
       "/resilience": ["cors", "auth", "rate-limit"],
       "/": [],
     })
+  })
+
+  it("a team's service: behind forward-auth unless public, over h2c when it speaks Connect, before the console", () => {
+    const rest = {
+      name: "orders",
+      kind: "rest",
+      port: 8095,
+      route: "/orders",
+      public: false,
+      database: "orders_db",
+    } as const
+    assert.deepStrictEqual(teamRoute(rest), {
+      name: "orders",
+      prefix: "/orders",
+      upstream: "orders",
+      h2c: false,
+      middlewares: ["cors", "auth", "rate-limit"],
+    })
+    assert.deepStrictEqual(teamRoute({ ...rest, kind: "connect", public: true }).middlewares, ["cors", "rate-limit"])
+    assert.isTrue(teamRoute({ ...rest, kind: "connect" }).h2c)
+    assert.strictEqual(routes.at(-1)?.prefix, "/")
   })
 })
 
