@@ -58,7 +58,6 @@ export const RESERVED = new Set([
   "metrics",
   "ping",
   "verify",
-  "resilience",
   "node",
   "effect",
   "test",
@@ -97,7 +96,8 @@ export const problem = (request: Request, taken: Taken): string | undefined => {
   if (portOwner !== undefined) return `port ${port} is ${portOwner.name}'s; choose another with --port`
   const reserved = taken.ports.find((entry) => entry.port === port)
   if (reserved !== undefined) return `port ${port} is used by ${reserved.by}; choose another with --port`
-  if (!ROUTE.test(route)) {
+  // A Connect service's route is its own path (`/orders.v1.OrdersService`), not the user's choice.
+  if (request.kind === "rest" && !ROUTE.test(route)) {
     return `--route must be a path like /orders (lower-case letters, digits, '.', '_', '-'), got ${JSON.stringify(route)}`
   }
   const overlapping = taken.routes.find(

@@ -192,14 +192,17 @@ const writeRegistry = (services: ReadonlyArray<TeamService>) =>
 /** The template's text with the service's names, port and route in place of the template's own. */
 export const substitute = (text: string, request: Request, templatePort: number) => {
   const { lower, pascal, upper } = forms(request.name)
-  return text
-    .replaceAll("@platform/template-rest", `@platform/${lower}`)
-    .replaceAll("@platform/template-connect", `@platform/${lower}`)
-    .replaceAll("/specimen/", `${request.route}/`)
-    .replaceAll("specimen", lower)
-    .replaceAll("Specimen", pascal)
-    .replaceAll("SPECIMEN", upper)
-    .replaceAll(String(templatePort), String(request.port))
+  return (
+    text
+      .replaceAll("@platform/template-rest", `@platform/${lower}`)
+      .replaceAll("@platform/template-connect", `@platform/${lower}`)
+      // A REST template's paths are under its route; a Connect service's path is its package's.
+      .replaceAll("/specimen/", request.kind === "rest" ? `${request.route}/` : "/specimen/")
+      .replaceAll("specimen", lower)
+      .replaceAll("Specimen", pascal)
+      .replaceAll("SPECIMEN", upper)
+      .replaceAll(String(templatePort), String(request.port))
+  )
 }
 
 const TEMPLATE_PORT = { rest: 8097, connect: 8098 } as const
