@@ -152,7 +152,11 @@ const main = async () => {
   const [lang, auth, caller] = await Promise.all([
     platform("lang", "lang", { DATABASE_URL: await Servers.database("lang") }),
     platform("auth", "auth", { DATABASE_URL: await Servers.database("auth") }),
-    platform("caller", "caller", { DATABASE_URL: await Servers.database("caller") }),
+    platform("caller", "caller", {
+      DATABASE_URL: await Servers.database("caller"),
+      // The stub is on loopback.
+      CALLER_ALLOW_PRIVATE_NETWORKS: "true",
+    }),
   ])
   const [greeter, gateway, gatewayOpen, gatewayOpenNoDatabase] = await Promise.all([
     platform("greeter", "greeter", {

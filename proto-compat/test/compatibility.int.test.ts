@@ -43,7 +43,11 @@ const PlatformLive = Layer.effect(
     )
     const callerDatabase = yield* TestDatabase.freshDatabase("compat_caller")
     const greeterDatabase = yield* TestDatabase.freshDatabase("compat_greeter")
-    const caller = yield* service(callerMain, { DATABASE_URL: callerDatabase.href })
+    const caller = yield* service(callerMain, {
+      DATABASE_URL: callerDatabase.href,
+      // The stub is on loopback.
+      CALLER_ALLOW_PRIVATE_NETWORKS: "true",
+    })
     const greeterWith = (env: Record<string, string>) =>
       service(greeterMain, { CALLER_BASE_URL: caller, EXTERNAL_API_URL: stub.url, ...env })
     const [greeter, greeterBadUrl, greeterNoCaller, greeterSlow, greeterSlowish, greeterCancel] = yield* Effect.all(

@@ -11,8 +11,8 @@ import * as UrlPolicy from "./UrlPolicy.ts"
 const MAX_REDIRECTS = 10
 const REDIRECTS = new Set([301, 302, 303, 307, 308])
 
-const allowed = (raw: string, allowedHosts: ReadonlyArray<string>) => {
-  const verdict = UrlPolicy.check(raw, allowedHosts)
+const allowed = (raw: string, policy: UrlPolicy.Policy) => {
+  const verdict = UrlPolicy.check(raw, policy)
   switch (verdict._tag) {
     case "Allowed":
       return Effect.succeed(verdict.url)
@@ -23,7 +23,7 @@ const allowed = (raw: string, allowedHosts: ReadonlyArray<string>) => {
   }
 }
 
-/** Whether a transport failure came from our own DNS check (a name that resolves link-local). */
+/** Whether a transport failure came from our own DNS check (a name that resolves into a denied range). */
 const deniedByLookup = (error: unknown): boolean => {
   let current: unknown = error
   for (let depth = 0; depth < 8 && typeof current === "object" && current !== null; depth++) {
@@ -54,6 +54,10 @@ export class Caller extends Context.Service<
       const config = yield* CallerConfig
       const client = yield* HttpClient.HttpClient
       const logs = yield* CallLogQueue
+      const policy: UrlPolicy.Policy = {
+        denyPrivate: !config.allowPrivateNetworks,
+        allowedHosts: config.allowedHosts,
+      }
 
       const countBody = (response: HttpClientResponse.HttpClientResponse) => {
         let length = 0
@@ -77,7 +81,7 @@ export class Caller extends Context.Service<
           const location = response.headers.location
           if (REDIRECTS.has(response.status) && location !== undefined && hop < MAX_REDIRECTS) {
             yield* Effect.ignore(countBody(response))
-            url = yield* allowed(new URL(location, url).href, config.allowedHosts)
+            url = yield* allowed(new URL(location, url).href, policy)
             continue
           }
           const bodyLength = yield* countBody(response).pipe(
@@ -88,7 +92,7 @@ export class Caller extends Context.Service<
       })
 
       const callExternal = Effect.fn("Caller.callExternal")(function* (raw: string) {
-        const url = yield* allowed(raw, config.allowedHosts)
+        const url = yield* allowed(raw, policy)
         const result = yield* fetchCounting(url).pipe(
           Effect.timeoutOrElse({
             duration: config.timeout,

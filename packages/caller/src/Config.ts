@@ -1,4 +1,4 @@
-import { optionalString, positiveInt } from "@platform/shared/ServiceConfig"
+import { flag, optionalString, positiveInt } from "@platform/shared/ServiceConfig"
 import { Config, Context, Duration, Layer, Option } from "effect"
 
 export interface Settings {
@@ -7,6 +7,11 @@ export interface Settings {
   readonly maxBodyBytes: number
   /** Hosts caller may fetch from; empty: any host (but never link-local addresses). */
   readonly allowedHosts: ReadonlyArray<string>
+  /**
+   * Loopback, private and other non-public addresses may be fetched (`CALLER_ALLOW_PRIVATE_NETWORKS`,
+   * default false): for development, where the external API is a stand-in on this machine.
+   */
+  readonly allowPrivateNetworks: boolean
   /** Call-log rows waiting for the database at most; beyond, a request writes its own row. */
   readonly logQueueCapacity: number
   readonly logBatchSize: number
@@ -27,6 +32,7 @@ export const settings: Config.Config<Settings> = Config.all({
       }),
     ),
   ),
+  allowPrivateNetworks: flag("CALLER_ALLOW_PRIVATE_NETWORKS", false),
   logQueueCapacity: positiveInt("CALLER_LOG_QUEUE_SIZE", 10_000),
   logBatchSize: positiveInt("CALLER_LOG_BATCH_SIZE", 500),
 })

@@ -2,26 +2,83 @@ import * as dns from "node:dns"
 import * as net from "node:net"
 
 /**
- * What caller may fetch. The original is an open fetch proxy; ours refuses link-local addresses
- * (169.254.0.0/16 and fe80::/10: the cloud metadata endpoint lives there) whether the URL names
- * them literally or a DNS name resolves to them, and, when `CALLER_ALLOWED_HOSTS` is set, any
- * host outside that list.
+ * What caller may fetch. The original is an open fetch proxy; ours refuses, whether the URL names
+ * the address literally (in any spelling the URL parser accepts), a DNS name resolves to it, or a
+ * redirect leads there:
+ * - always, link-local addresses (169.254.0.0/16, fe80::/10: the cloud metadata endpoints live
+ *   there, AWS's IPv6 one too);
+ * - unless `CALLER_ALLOW_PRIVATE_NETWORKS=true`, every address that is not on the public
+ *   internet: loopback, unspecified, private (RFC 1918), shared (100.64/10), unique-local IPv6,
+ *   and the benchmarking, multicast and reserved ranges; so that a caller in a cluster cannot be
+ *   asked for its neighbours' `/metrics` or an internal admin port;
+ * - when `CALLER_ALLOWED_HOSTS` is set, any host outside that list.
+ * IPv4-mapped IPv6 addresses are judged as the IPv4 address they carry.
  */
 
-const linkLocal = new net.BlockList()
-linkLocal.addSubnet("169.254.0.0", 16, "ipv4")
-linkLocal.addSubnet("fe80::", 10, "ipv6")
-// AWS's IPv6 instance metadata endpoint is not link-local, but serves the same secrets.
-linkLocal.addAddress("fd00:ec2::254", "ipv6")
+interface Range {
+  readonly kind: string
+  readonly list: net.BlockList
+}
 
-/** An address in a denied range, IPv4-mapped IPv6 included. */
-export const isDeniedAddress = (address: string): boolean => {
-  const mapped = address.match(/^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i)?.[1]
-  if (mapped !== undefined) return linkLocal.check(mapped, "ipv4")
+const range = (kind: string, subnets: ReadonlyArray<readonly [string, number]>): Range => {
+  const list = new net.BlockList()
+  for (const [address, prefix] of subnets) list.addSubnet(address, prefix, net.isIPv6(address) ? "ipv6" : "ipv4")
+  return { kind, list }
+}
+
+const linkLocal: ReadonlyArray<Range> = [
+  range("link-local", [
+    ["169.254.0.0", 16],
+    ["fe80::", 10],
+    // AWS's IPv6 instance metadata endpoint is not link-local, but serves the same secrets.
+    ["fd00:ec2::254", 128],
+  ]),
+]
+
+const internal: ReadonlyArray<Range> = [
+  range("loopback", [
+    ["127.0.0.0", 8],
+    ["::1", 128],
+  ]),
+  range("unspecified", [
+    ["0.0.0.0", 8],
+    ["::", 128],
+  ]),
+  range("private", [
+    ["10.0.0.0", 8],
+    ["172.16.0.0", 12],
+    ["192.168.0.0", 16],
+  ]),
+  range("shared (carrier-grade NAT)", [["100.64.0.0", 10]]),
+  range("unique-local", [["fc00::", 7]]),
+  range("reserved", [
+    ["192.0.0.0", 24],
+    ["198.18.0.0", 15],
+    ["224.0.0.0", 4],
+    ["240.0.0.0", 4],
+    ["ff00::", 8],
+    // IPv4-compatible and NAT64 forms carry an IPv4 address this list would not see.
+    ["::", 96],
+    ["64:ff9b::", 96],
+  ]),
+]
+
+export interface Policy {
+  /** Refuse the internal ranges too (not only link-local). */
+  readonly denyPrivate: boolean
+  /** Hosts caller may fetch from; empty: any. */
+  readonly allowedHosts: ReadonlyArray<string>
+}
+
+export const defaultPolicy: Policy = { denyPrivate: true, allowedHosts: [] }
+
+/** The kind of denied range `address` is in (`loopback`, `link-local`...), or `undefined`. */
+export const deniedKind = (address: string, denyPrivate = true): string | undefined => {
   const family = net.isIP(address)
-  if (family === 4) return linkLocal.check(address, "ipv4")
-  if (family === 6) return linkLocal.check(address, "ipv6")
-  return false
+  if (family === 0) return undefined
+  const type = family === 4 ? "ipv4" : "ipv6"
+  const ranges = denyPrivate ? [...linkLocal, ...internal] : linkLocal
+  return ranges.find((candidate) => candidate.list.check(address, type))?.kind
 }
 
 export type Verdict =
@@ -34,7 +91,9 @@ const hostAllowed = (host: string, allowed: ReadonlyArray<string>) =>
   allowed.length === 0 ||
   allowed.some((entry) => (entry.startsWith("*.") ? host.endsWith(entry.slice(1)) : host === entry))
 
-export const check = (raw: string, allowedHosts: ReadonlyArray<string>): Verdict => {
+const hint = (kind: string) => (kind === "link-local" ? "" : " (CALLER_ALLOW_PRIVATE_NETWORKS=true allows it)")
+
+export const check = (raw: string, policy: Policy = defaultPolicy): Verdict => {
   const url = URL.parse(raw.trim())
   if (url === null) return { _tag: "Invalid", message: `not an absolute URL: ${JSON.stringify(raw)}` }
   if (url.protocol !== "http:" && url.protocol !== "https:") {
@@ -42,8 +101,11 @@ export const check = (raw: string, allowedHosts: ReadonlyArray<string>): Verdict
   }
   if (url.hostname === "") return { _tag: "Invalid", message: "the URL has no host" }
   const host = url.hostname.replace(/^\[|\]$/g, "").toLowerCase()
-  if (isDeniedAddress(host)) return { _tag: "Denied", message: `${host} is a link-local address` }
-  if (!hostAllowed(host, allowedHosts)) return { _tag: "Denied", message: `${host} is not in CALLER_ALLOWED_HOSTS` }
+  const kind = deniedKind(host, policy.denyPrivate)
+  if (kind !== undefined) return { _tag: "Denied", message: `${host} is a ${kind} address${hint(kind)}` }
+  if (!hostAllowed(host, policy.allowedHosts)) {
+    return { _tag: "Denied", message: `${host} is not in CALLER_ALLOWED_HOSTS` }
+  }
   return { _tag: "Allowed", url }
 }
 
@@ -51,10 +113,11 @@ export const check = (raw: string, allowedHosts: ReadonlyArray<string>): Verdict
 export const DENIED_ADDRESS = "ECALLERDENIED"
 
 /**
- * A `dns.lookup` for the HTTP client's sockets: a name that resolves to a link-local address
- * fails the connection (after the URL check, so a DNS answer cannot smuggle one in).
+ * A `dns.lookup` for the HTTP client's sockets: a name that resolves into a denied range fails
+ * the connection (after the URL check, so a DNS answer cannot smuggle one in). Every address of
+ * the answer is judged: one denied address fails the name.
  */
-export const makeLookup = (resolve: typeof dns.lookup): typeof dns.lookup =>
+export const makeLookup = (resolve: typeof dns.lookup, denyPrivate = true): typeof dns.lookup =>
   ((
     hostname: string,
     options: dns.LookupOptions,
@@ -63,11 +126,16 @@ export const makeLookup = (resolve: typeof dns.lookup): typeof dns.lookup =>
     resolve(hostname, options, (error, address, family) => {
       if (error) return callback(error, address, family)
       const addresses = Array.isArray(address) ? address.map((entry) => entry.address) : [address]
-      const denied = addresses.find(isDeniedAddress)
-      if (denied === undefined) return callback(null, address, family)
-      const refusal: NodeJS.ErrnoException = new Error(`${hostname} resolves to the link-local address ${denied}`)
-      refusal.code = DENIED_ADDRESS
-      callback(refusal, address, family)
+      for (const candidate of addresses) {
+        const kind = deniedKind(candidate, denyPrivate)
+        if (kind === undefined) continue
+        const refusal: NodeJS.ErrnoException = new Error(
+          `${hostname} resolves to the ${kind} address ${candidate}${hint(kind)}`,
+        )
+        refusal.code = DENIED_ADDRESS
+        return callback(refusal, address, family)
+      }
+      callback(null, address, family)
     })) as typeof dns.lookup
 
-export const lookup = makeLookup(dns.lookup)
+export const lookup = (denyPrivate: boolean) => makeLookup(dns.lookup, denyPrivate)

@@ -23,6 +23,8 @@ const CallerUnderTest = Layer.unwrap(
         DATABASE_URL: database.href,
         CALLER_TIMEOUT_MS: "1000",
         CALLER_MAX_BODY_BYTES: String(1024 * 1024),
+        // The stub is on loopback; the default refusal is tested on its own below.
+        CALLER_ALLOW_PRIVATE_NETWORKS: "true",
       }),
       TestDatabase.sqlClient(database),
       Layer.succeed(Stub, stub),

@@ -22,6 +22,8 @@ describe("caller's call logs across a graceful shutdown", () => {
       const caller = start(main, {
         PORT: String(port),
         DATABASE_URL: database.href,
+        // The stub is on loopback.
+        CALLER_ALLOW_PRIVATE_NETWORKS: "true",
         CALLER_LOG_BATCH_SIZE: "10",
         LOG_LEVEL: "info",
       })

@@ -50,7 +50,7 @@ const PlatformLive = Layer.effect(
     )
     const authDb = yield* TestDatabase.freshDatabase("edge_auth")
     const auth = yield* TestServer.serve(AuthApp, { DATABASE_URL: authDb.href })
-    const caller = yield* TestServer.serve(CallerApp, {})
+    const caller = yield* TestServer.serve(CallerApp, { CALLER_ALLOW_PRIVATE_NETWORKS: "true" })
     const greeter = yield* TestServer.serve(GreeterApp, {
       CALLER_BASE_URL: caller,
       EXTERNAL_API_URL: stub.url,

@@ -25,7 +25,11 @@ const WorldLive = Layer.unwrap(
       (stub) => Effect.promise(stub.close),
     )
     const callerDatabase = yield* TestDatabase.freshDatabase("greeter_test_caller")
-    const callerUrl = yield* TestServer.serve(CallerApp, { DATABASE_URL: callerDatabase.href })
+    const callerUrl = yield* TestServer.serve(CallerApp, {
+      DATABASE_URL: callerDatabase.href,
+      // The stand-in external API is on loopback.
+      CALLER_ALLOW_PRIVATE_NETWORKS: "true",
+    })
     const database = yield* TestDatabase.freshDatabase("greeter_test")
     return Layer.merge(Layer.succeed(World, { callerUrl, stub, database }), TestDatabase.sqlClient(database))
   }),

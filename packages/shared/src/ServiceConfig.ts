@@ -101,6 +101,22 @@ export const positiveInt = (name: string, fallback: number) =>
     ),
   )
 
+/** `true`/`false` (also `1`/`0`, `yes`/`no`), `fallback` when unset; anything else names the variable. */
+export const flag = (name: string, fallback: boolean) =>
+  optionalString(name).pipe(
+    Config.flatMap(
+      Option.match({
+        onNone: () => Config.succeed(fallback),
+        onSome: (raw) => {
+          const value = raw.trim().toLowerCase()
+          if (["true", "1", "yes"].includes(value)) return Config.succeed(true)
+          if (["false", "0", "no"].includes(value)) return Config.succeed(false)
+          return invalid(name, `expected true or false, got ${JSON.stringify(raw)}`)
+        },
+      }),
+    ),
+  )
+
 const port = (fallback: number) =>
   positiveInt("PORT", fallback).pipe(
     Config.flatMap((value) =>

@@ -53,7 +53,8 @@ export const start = (
       [
         run(LangApp, { DATABASE_URL: databases.lang, ...env("lang") }),
         run(AuthApp, { DATABASE_URL: databases.auth, ...env("auth") }),
-        run(CallerApp, { DATABASE_URL: databases.caller, ...env("caller") }),
+        // The stand-in external API is on loopback.
+        run(CallerApp, { DATABASE_URL: databases.caller, CALLER_ALLOW_PRIVATE_NETWORKS: "true", ...env("caller") }),
       ],
       { concurrency: "unbounded" },
     )
