@@ -5,6 +5,7 @@ import * as Database from "@platform/shared/Database"
 import * as GrpcHealth from "@platform/shared/GrpcHealth"
 import * as GrpcReflection from "@platform/shared/GrpcReflection"
 import * as Health from "@platform/shared/Health"
+import * as RestApi from "@platform/shared/RestApi"
 import * as Server from "@platform/shared/Server"
 import { Layer } from "effect"
 import { Caller } from "./Caller.ts"
@@ -45,6 +46,7 @@ const Routes = Layer.mergeAll(
  */
 export const layer = <E, R>(server: Layer.Layer<Server.Services, E, R>) =>
   Server.serve(Routes, { rpcPaths: [RPC_PATH] }).pipe(
+    Layer.provide(RestApi.requestLimit),
     Layer.provideMerge(server),
     Layer.provide(Domain),
     Layer.provide(Persistence),

@@ -17,6 +17,7 @@ import { Headers, HttpRouter, HttpServerRequest, HttpServerResponse, HttpTraceCo
 import * as HttpTelemetry from "./HttpTelemetry.ts"
 import { secondsSince } from "./Metrics.ts"
 import * as RpcMetrics from "./RpcMetrics.ts"
+import { maxRequestBytes } from "./ServiceConfig.ts"
 
 /** A unary method's handler, written as an Effect over the generated message types. */
 type UnaryHandler<I extends DescMessage, O extends DescMessage, E, R> = (
@@ -159,6 +160,8 @@ export const layer = <S extends DescService, H extends Handlers<S, any, any>>(op
         routes: (connect: ConnectRouter) => {
           connect.service(service, implementation as never)
         },
+        // Past it, resource_exhausted before the message is buffered whole (gRPC's 4 MiB by default).
+        readMaxBytes: yield* maxRequestBytes,
         contextValues: (request) =>
           createContextValues().set(RequestContext, requestContexts.get(request as NodeRequest)),
       })

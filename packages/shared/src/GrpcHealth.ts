@@ -31,6 +31,8 @@ export const layer = (
           Exit.isSuccess(exit) ? Status.SERVING : Status.NOT_SERVING,
         )
       const adapter = connectNodeAdapter({
+        // Their requests are a few names: nothing larger is read.
+        readMaxBytes: 64 * 1024,
         routes: (connect: ConnectRouter) => {
           connect.service(Health, {
             async check(request, context) {

@@ -25,6 +25,8 @@ export const layer = (services: ReadonlyArray<DescService>): Layer.Layer<never, 
       const listed = [...services, Health, v1.ServerReflection, v1alpha.ServerReflection]
       const respond = responder(listed)
       const adapter = connectNodeAdapter({
+        // Their requests are a few names: nothing larger is read.
+        readMaxBytes: 64 * 1024,
         routes: (connect: ConnectRouter) => {
           connect.service(v1.ServerReflection, {
             async *serverReflectionInfo(requests) {

@@ -83,7 +83,7 @@ export const measure = <E, R>(
       Effect.onExit((exit) =>
         Effect.sync(() => {
           const fallback = Exit.isSuccess(exit) ? exit.value.status : 500
-          const method = request.method
+          const method = knownMethod(request.method)
           const route = observed.route ?? "unmatched"
           const status = String(statusSent(request, fallback))
           const key = `${method} ${route} ${status}`
@@ -112,7 +112,7 @@ export const withServerSpan =
         kind: "server",
         parent: Option.getOrUndefined(HttpTraceContext.fromHeaders(request.headers)),
         attributes: {
-          "http.request.method": request.method,
+          "http.request.method": knownMethod(request.method),
           "url.path": new URL(request.url, "http://server").pathname,
           ...attributes,
         },
@@ -150,6 +150,15 @@ const endServerSpan = (
   span.end(endTime, Exit.succeed(response))
 }
 
+/** HTTP's methods (RFC 9110, and PATCH); any other is `_OTHER`, as OpenTelemetry names it. */
+const METHODS = new Set(["GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"])
+
+/**
+ * The method as a label: a client choosing its method must not choose how many series the
+ * service keeps (each made-up one would be a new series, for good).
+ */
+export const knownMethod = (method: string) => (METHODS.has(method) ? method : "_OTHER")
+
 /**
  * Per route: names the request's route for `measure`, and runs the handler in a server span
  * `<METHOD> <route>` (`POST /invoke`), a child of the caller's span when it sent one.
@@ -169,7 +178,9 @@ const traceRoute = (options: TracingOptions) => {
         return Option.isSome(parent) ? Effect.withParentSpan(httpApp, parent.value) : httpApp
       }
       if (untraced.has(route.path) || route.path.endsWith("*")) return httpApp
-      return withServerSpan(`${request.method} ${route.path}`, request, { "http.route": route.path })(httpApp)
+      return withServerSpan(`${knownMethod(request.method)} ${route.path}`, request, { "http.route": route.path })(
+        httpApp,
+      )
     }),
   ).layer
 }

@@ -1,5 +1,5 @@
-import { Clock, Context, Effect, Layer, Metric, type Scope } from "effect"
-import { HttpRouter, HttpServerResponse } from "effect/http"
+import { Clock, Context, Effect, Layer, Metric, Option, type Scope } from "effect"
+import { HttpRouter, HttpServerRequest, HttpServerResponse } from "effect/http"
 import { PrometheusMetrics } from "effect/observability"
 
 /**
@@ -90,10 +90,23 @@ export const layer: Layer.Layer<ScrapeHooks> = Layer.mergeAll(
 export const CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 /** `GET /metrics`: every metric of the service in Prometheus' text format. */
+/**
+ * Who may read `/metrics`, by the socket's address: anyone by default (Prometheus scrapes each
+ * pod directly); a service on a public port (the edge) narrows it. Others get a 404.
+ */
+export const MetricsAccess = Context.Reference<(address: string) => boolean>("platform/MetricsAccess", {
+  defaultValue: () => () => true,
+})
+
 export const routes = HttpRouter.add(
   "GET",
   "/metrics",
   Effect.gen(function* () {
+    const allowed = yield* MetricsAccess
+    const request = yield* HttpServerRequest.HttpServerRequest
+    if (!allowed(Option.getOrElse(request.remoteAddress, () => ""))) {
+      return HttpServerResponse.text("404 page not found", { status: 404 })
+    }
     const hooks = yield* Effect.serviceOption(ScrapeHooks)
     if (hooks._tag === "Some") yield* hooks.value.run
     const body = yield* PrometheusMetrics.format()

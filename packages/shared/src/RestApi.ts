@@ -1,6 +1,7 @@
 import { ByteSize, type Context, Effect, Layer, SchemaIssue, type Types } from "effect"
 import { HttpIncomingMessage, HttpServerError, HttpServerResponse } from "effect/http"
 import { HttpApiError, type HttpApiMiddleware } from "effect/http-api"
+import { maxRequestBytes } from "./ServiceConfig.ts"
 
 /** REST services read JSON bodies of at most this size by default; larger ones are refused with a 400. */
 export const MAX_BODY_BYTES = 64 * 1024
@@ -89,3 +90,9 @@ export const requestValidation = <Self, E>(
 /** The body limit, as a layer for the server that serves a REST API. */
 export const bodyLimit = (bytes: number = MAX_BODY_BYTES) =>
   Layer.succeed(HttpIncomingMessage.MaxBodySize, ByteSize.bytes(bytes))
+
+/** The body limit of an RPC server (Effect RPC over HTTP): `MAX_REQUEST_BYTES`, 4 MiB by default. */
+export const requestLimit = Layer.effect(
+  HttpIncomingMessage.MaxBodySize,
+  Effect.map(maxRequestBytes, (bytes) => ByteSize.bytes(bytes)),
+)

@@ -2,23 +2,61 @@ import * as http from "node:http"
 import * as http2 from "node:http2"
 import type * as net from "node:net"
 import { NodeHttpServer, type NodeServices } from "@effect/platform-node"
-import { Effect, Layer } from "effect"
+import { Effect, Layer, Metric } from "effect"
 import type { Etag, HttpPlatform, HttpServer } from "effect/http"
-import { HttpRouter } from "effect/http"
+import { HttpRouter, HttpServerResponse } from "effect/http"
 import * as HttpTelemetry from "./HttpTelemetry.ts"
 import * as Metrics from "./Metrics.ts"
-import { ServiceConfig } from "./ServiceConfig.ts"
+import { type HttpLimits, ServiceConfig } from "./ServiceConfig.ts"
 
 /** What every HTTP/2 connection starts with (RFC 9113 §3.4); nothing else does. */
 const PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
-
-/** A connection that sends nothing at all is dropped after this long. */
-const UNCLASSIFIED_TIMEOUT_MS = 30_000
 
 const startsLikePreface = (chunk: Buffer) => {
   const length = Math.min(chunk.length, PREFACE.length)
   return chunk.subarray(0, length).equals(PREFACE.subarray(0, length))
 }
+
+/** Why the server closed a connection itself, as `http_server_connections_closed_total` labels it. */
+export type CloseReason =
+  | "unclassified_timeout"
+  | "request_timeout"
+  | "idle_timeout"
+  | "http2_idle_timeout"
+  | "bad_request"
+  | "too_many_connections"
+
+export const connectionsClosed = Metric.counter("http_server_connections_closed_total", {
+  description: "Connections the server closed itself: a client too slow, idle, malformed, or one too many",
+})
+
+export const CLOSE_REASONS: ReadonlyArray<CloseReason> = [
+  "unclassified_timeout",
+  "request_timeout",
+  "idle_timeout",
+  "http2_idle_timeout",
+  "bad_request",
+  "too_many_connections",
+]
+
+export const defaultLimits: HttpLimits = {
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 30_000,
+  idleTimeoutMs: 30_000,
+  keepAliveTimeoutMs: 5_000,
+  http2IdleTimeoutMs: 60_000,
+  maxConnections: 10_000,
+  maxConcurrentStreams: 100,
+  maxRequestBytes: 4 * 1024 * 1024,
+}
+
+/** What a client error is answered with before its connection is closed (Node's own choices). */
+const clientErrorAnswer = (code: string | undefined) =>
+  code === "ERR_HTTP_REQUEST_TIMEOUT"
+    ? "408 Request Timeout"
+    : code === "HPE_HEADER_OVERFLOW"
+      ? "431 Request Header Fields Too Large"
+      : "400 Bad Request"
 
 /**
  * One listening socket for HTTP/1.1 and cleartext HTTP/2 with prior knowledge (h2c), as the
@@ -26,10 +64,63 @@ const startsLikePreface = (chunk: Buffer) => {
  * Node has no server for both, so each new connection is classified by its first bytes and
  * handed to an `http.Server` or an `http2.Server`; HTTP/2 requests and sessions are re-emitted
  * on the HTTP/1.1 server, which is the one Effect's `NodeHttpServer` serves and closes.
+ *
+ * No client holds a socket for good: a connection is classified within the headers timeout;
+ * HTTP/1.1 requests must arrive within theirs (408), an idle connection is closed; an HTTP/2
+ * session that goes quiet gets a GOAWAY, and one whose client closed its side is destroyed
+ * (a bare preface then FIN used to leave the socket open forever). Connections beyond
+ * `maxConnections` are dropped, streams beyond `maxConcurrentStreams` refused by the protocol.
+ * Each closing is counted by reason (`closed`).
  */
-export const makeDualProtocolServer = (options: http.ServerOptions & http2.ServerOptions = {}): http.Server => {
-  const h1 = http.createServer(options)
-  const h2 = http2.createServer(options)
+export const makeDualProtocolServer = (
+  limits: HttpLimits = defaultLimits,
+  closed: (reason: CloseReason) => void = () => {},
+): http.Server => {
+  const h1 = http.createServer({
+    headersTimeout: limits.headersTimeoutMs,
+    requestTimeout: limits.requestTimeoutMs,
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
+    // How often the two timeouts above are enforced (Node's default is every 30 s).
+    connectionsCheckingInterval: Math.min(1000, limits.headersTimeoutMs),
+  })
+  h1.timeout = limits.idleTimeoutMs
+  h1.maxConnections = limits.maxConnections
+  h1.on("drop", () => closed("too_many_connections"))
+  h1.on("timeout", (socket: net.Socket) => {
+    closed("idle_timeout")
+    socket.destroy()
+  })
+  // `Expect: 100-continue`: a body announced larger than the service reads is refused before
+  // the client sends it; any other gets its 100 and is served as usual.
+  h1.on("checkContinue", (request: http.IncomingMessage, response: http.ServerResponse) => {
+    if (Number(request.headers["content-length"] ?? 0) > limits.maxRequestBytes) {
+      response.writeHead(413, { "content-type": "text/plain", connection: "close" })
+      response.end(`request body larger than ${limits.maxRequestBytes} bytes\n`)
+      return
+    }
+    response.writeContinue()
+    h1.emit("request", request, response)
+  })
+  h1.on("clientError", (error: NodeJS.ErrnoException, socket: net.Socket) => {
+    // Headers or body too slow (Node tells them apart only by which timeout it checked).
+    closed(error.code === "ERR_HTTP_REQUEST_TIMEOUT" ? "request_timeout" : "bad_request")
+    if (socket.writable && !(socket as { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent) {
+      socket.end(`HTTP/1.1 ${clientErrorAnswer(error.code)}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`)
+    }
+    socket.destroy()
+  })
+  const h2 = http2.createServer({
+    settings: { maxConcurrentStreams: limits.maxConcurrentStreams },
+    maxSessionRejectedStreams: 100,
+    maxSessionInvalidFrames: 1000,
+  })
+  h2.setTimeout(limits.http2IdleTimeoutMs)
+  h2.on("timeout", (session: http2.Http2Session) => {
+    closed("http2_idle_timeout")
+    // GOAWAY first: a well-behaved client finishes what it has in flight and goes.
+    session.close()
+    setTimeout(() => session.destroy(), 1000).unref()
+  })
   const serveHttp1 = h1.listeners("connection") as Array<(socket: net.Socket) => void>
   h1.removeAllListeners("connection")
   h1.on("connection", (socket: net.Socket) => {
@@ -43,19 +134,29 @@ export const makeDualProtocolServer = (options: http.ServerOptions & http2.Serve
       socket.off("readable", classify)
       socket.off("error", abandon)
       socket.off("end", abandon)
-      socket.off("timeout", abandon)
+      socket.off("timeout", silent)
       socket.setTimeout(0)
       socket.unshift(received)
-      if (startsLikePreface(received)) h2.emit("connection", socket)
-      else for (const listener of serveHttp1) listener.call(h1, socket)
+      if (startsLikePreface(received)) {
+        // HTTP/2 has no half-close: a client that ends its side is gone. Node's session would
+        // keep waiting for its SETTINGS on a socket nobody else will ever close.
+        socket.once("end", () => socket.destroy())
+        h2.emit("connection", socket)
+      } else {
+        for (const listener of serveHttp1) listener.call(h1, socket)
+      }
     }
     // Until a protocol owns the socket, nobody else would handle its errors or its silence.
     const abandon = () => socket.destroy()
+    const silent = () => {
+      closed("unclassified_timeout")
+      socket.destroy()
+    }
     socket.on("readable", classify)
     socket.once("error", abandon)
     socket.once("end", abandon)
-    socket.once("timeout", abandon)
-    socket.setTimeout(UNCLASSIFIED_TIMEOUT_MS)
+    socket.once("timeout", silent)
+    socket.setTimeout(limits.headersTimeoutMs)
   })
   h2.on("request", (request, response) => h1.emit("request", request, response))
   h2.on("session", (session) => h1.emit("session", session))
@@ -92,6 +193,17 @@ const drainKeepAlive = (server: http.Server) => {
 /** What a running server gives the routes it serves (files, etags, the platform). */
 export type Services = HttpServer.HttpServer | NodeServices.NodeServices | HttpPlatform.HttpPlatform | Etag.Generator
 
+/** The server with the service's limits, its closings counted in the service's metrics. */
+const dualProtocolServer = Effect.gen(function* () {
+  const config = yield* ServiceConfig
+  const context = yield* Effect.context<never>()
+  const series = new Map(
+    CLOSE_REASONS.map((reason) => [reason, Metric.withAttributes(connectionsClosed, { reason })] as const),
+  )
+  yield* Effect.forEach(series.values(), (counter) => Metric.update(counter, 0), { discard: true })
+  return () => makeDualProtocolServer(config.http, (reason) => series.get(reason)?.updateUnsafe(1, context))
+})
+
 /**
  * The HTTP server on `PORT`. On SIGTERM/SIGINT it stops accepting, lets in-flight requests
  * finish for up to `SHUTDOWN_TIMEOUT_MS` (HTTP/2 clients get a GOAWAY), then the layers it was
@@ -100,7 +212,7 @@ export type Services = HttpServer.HttpServer | NodeServices.NodeServices | HttpP
 export const layer = Layer.unwrap(
   Effect.gen(function* () {
     const config = yield* ServiceConfig
-    return NodeHttpServer.layer(() => makeDualProtocolServer(), {
+    return NodeHttpServer.layer(yield* dualProtocolServer, {
       port: config.port,
       gracefulShutdownTimeout: config.shutdownTimeout,
     })
@@ -111,7 +223,7 @@ export const layer = Layer.unwrap(
 export const layerTest = Layer.unwrap(
   Effect.gen(function* () {
     const config = yield* ServiceConfig
-    return NodeHttpServer.layer(() => makeDualProtocolServer(), {
+    return NodeHttpServer.layer(yield* dualProtocolServer, {
       port: 0,
       host: "127.0.0.1",
       gracefulShutdownTimeout: config.shutdownTimeout,
@@ -120,12 +232,39 @@ export const layerTest = Layer.unwrap(
 )
 
 /**
+ * A response Node would refuse to write (a header value with CR LF or NUL, a bad header name)
+ * becomes a logged 500 here, before Node sees it: written as it was, it threw inside the
+ * server, the error went nowhere and the connection hung. Values built from anything a client
+ * controls (token claims) are the usual way in.
+ */
+export const writableResponse = <E, R>(
+  httpApp: Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>,
+): Effect.Effect<HttpServerResponse.HttpServerResponse, E, R> =>
+  Effect.flatMap(httpApp, (response) => {
+    for (const [name, value] of Object.entries(response.headers)) {
+      try {
+        http.validateHeaderName(name)
+        http.validateHeaderValue(name, value)
+      } catch {
+        return Effect.as(
+          Effect.logError(
+            `answered 500: the response header ${JSON.stringify(name)} cannot be written (${JSON.stringify(value)})`,
+          ),
+          HttpServerResponse.text("internal error\n", { status: 500 }),
+        )
+      }
+    }
+    return Effect.succeed(response)
+  })
+
+/**
  * Serves the service's routes, and `GET /metrics`, on the server: every request counted, timed
- * and traced (`HttpTelemetry`). Effect's per-request access log is off: at thousands of
- * requests a second it would dominate the output; requests are traced and measured instead.
+ * and traced (`HttpTelemetry`), every response checked for what Node can write. Effect's
+ * per-request access log is off: at thousands of requests a second it would dominate the
+ * output; requests are traced and measured instead.
  */
 export const serve = <A, E, R>(routes: Layer.Layer<A, E, R>, options: HttpTelemetry.TracingOptions = {}) =>
   HttpRouter.serve(HttpTelemetry.traceRoutes(Layer.merge(routes, Metrics.routes), options), {
     disableLogger: true,
-    middleware: HttpTelemetry.measure,
+    middleware: (httpApp) => HttpTelemetry.measure(writableResponse(httpApp)),
   }).pipe(Layer.provide(HttpTelemetry.disableDefaultSpans))

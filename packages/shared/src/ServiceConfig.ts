@@ -1,4 +1,5 @@
-import { Config, ConfigProvider, Context, Duration, Layer, type LogLevel, Option, Redacted } from "effect"
+import { Config, ConfigProvider, Context, Duration, Effect, Layer, type LogLevel, Option, Redacted } from "effect"
+import { isCidr } from "./ClientAddress.ts"
 
 /**
  * The settings every service reads from its environment (the contract's common variables
@@ -23,6 +24,34 @@ export interface Settings {
    * written when the database is back.
    */
   readonly databaseWriteTimeout: Duration.Duration
+  /** What the HTTP server tolerates from a client before it closes the connection. */
+  readonly http: HttpLimits
+}
+
+/** gRPC's own default for the largest message a server reads. */
+export const DEFAULT_MAX_REQUEST_BYTES = 4 * 1024 * 1024
+
+/**
+ * The HTTP server's limits: slow, idle or greedy clients are cut off instead of holding a
+ * socket, memory or a stream for good. Each is an environment variable (milliseconds or counts).
+ */
+export interface HttpLimits {
+  /** `HTTP_HEADERS_TIMEOUT_MS`: the request line and headers must arrive within it (408). */
+  readonly headersTimeoutMs: number
+  /** `HTTP_REQUEST_TIMEOUT_MS`: the whole request, body included, must arrive within it (408). */
+  readonly requestTimeoutMs: number
+  /** `HTTP_IDLE_TIMEOUT_MS`: an HTTP/1.1 connection with no traffic either way is closed. */
+  readonly idleTimeoutMs: number
+  /** `HTTP_KEEP_ALIVE_TIMEOUT_MS`: an idle keep-alive connection between requests is closed. */
+  readonly keepAliveTimeoutMs: number
+  /** `HTTP2_IDLE_TIMEOUT_MS`: an HTTP/2 session with no traffic gets a GOAWAY and is closed. */
+  readonly http2IdleTimeoutMs: number
+  /** `HTTP_MAX_CONNECTIONS`: connections beyond it are refused at once. */
+  readonly maxConnections: number
+  /** `HTTP2_MAX_CONCURRENT_STREAMS`: streams one HTTP/2 connection may have open. */
+  readonly maxConcurrentStreams: number
+  /** `MAX_REQUEST_BYTES`: the largest RPC message or request body read (as gRPC's default, 4 MiB). */
+  readonly maxRequestBytes: number
 }
 
 /** What a service says about itself; everything else comes from the environment. */
@@ -101,6 +130,32 @@ export const positiveInt = (name: string, fallback: number) =>
     ),
   )
 
+/** A comma-separated list, `fallback` when unset; blank entries are dropped. */
+export const commaList = (name: string, fallback: ReadonlyArray<string>) =>
+  optionalString(name).pipe(
+    Config.map(
+      Option.match({
+        onNone: () => [...fallback],
+        onSome: (raw) =>
+          raw
+            .split(",")
+            .map((entry) => entry.trim())
+            .filter((entry) => entry !== ""),
+      }),
+    ),
+  )
+
+/** A comma-separated list of addresses and CIDRs (`10.0.0.0/8,::1`); a malformed entry names the variable. */
+export const cidrList = (name: string, fallback: ReadonlyArray<string>) =>
+  commaList(name, fallback).pipe(
+    Config.flatMap((entries) => {
+      const wrong = entries.find((entry) => !isCidr(entry))
+      return wrong === undefined
+        ? Config.succeed(entries)
+        : invalid(name, `expected addresses or CIDRs (10.0.0.0/8, ::1), got ${JSON.stringify(wrong)}`)
+    }),
+  )
+
 /** `true`/`false` (also `1`/`0`, `yes`/`no`), `fallback` when unset; anything else names the variable. */
 export const flag = (name: string, fallback: boolean) =>
   optionalString(name).pipe(
@@ -151,6 +206,16 @@ export const settings = (defaults: Defaults): Config.Config<Settings> =>
     databasePoolSize: positiveInt("DATABASE_POOL_SIZE", 10),
     databaseConnectTimeout: positiveInt("DATABASE_CONNECT_TIMEOUT_MS", 5_000).pipe(Config.map(Duration.millis)),
     databaseWriteTimeout: positiveInt("DATABASE_WRITE_TIMEOUT_MS", 1_000).pipe(Config.map(Duration.millis)),
+    http: Config.all({
+      headersTimeoutMs: positiveInt("HTTP_HEADERS_TIMEOUT_MS", 10_000),
+      requestTimeoutMs: positiveInt("HTTP_REQUEST_TIMEOUT_MS", 30_000),
+      idleTimeoutMs: positiveInt("HTTP_IDLE_TIMEOUT_MS", 30_000),
+      keepAliveTimeoutMs: positiveInt("HTTP_KEEP_ALIVE_TIMEOUT_MS", 5_000),
+      http2IdleTimeoutMs: positiveInt("HTTP2_IDLE_TIMEOUT_MS", 60_000),
+      maxConnections: positiveInt("HTTP_MAX_CONNECTIONS", 10_000),
+      maxConcurrentStreams: positiveInt("HTTP2_MAX_CONCURRENT_STREAMS", 100),
+      maxRequestBytes: positiveInt("MAX_REQUEST_BYTES", DEFAULT_MAX_REQUEST_BYTES),
+    }),
   })
 
 /** One line naming the variable and what is wrong with it, for the start-up failure. */
@@ -182,3 +247,8 @@ export const redactUrl = (value: URL): string => {
 export class ServiceConfig extends Context.Service<ServiceConfig, Settings>()("platform/ServiceConfig") {
   static readonly layer = (defaults: Defaults) => Layer.effect(ServiceConfig, settings(defaults))
 }
+
+/** The largest request the service reads: `MAX_REQUEST_BYTES`, or the default without a configuration. */
+export const maxRequestBytes = Effect.map(Effect.serviceOption(ServiceConfig), (config) =>
+  Option.match(config, { onNone: () => DEFAULT_MAX_REQUEST_BYTES, onSome: (found) => found.http.maxRequestBytes }),
+)

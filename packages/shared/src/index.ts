@@ -6,6 +6,7 @@
  */
 export * as BatchedInsert from "./BatchedInsert.ts"
 export * as BestEffort from "./BestEffort.ts"
+export * as ClientAddress from "./ClientAddress.ts"
 export * as Connect from "./Connect.ts"
 export * as Database from "./Database.ts"
 export * as ErrorMessage from "./ErrorMessage.ts"
