@@ -1,5 +1,5 @@
 import { edgeUrlVariable, teamServices } from "@platform/contracts/TeamServices"
-import { httpUrl, optionalString, positiveInt } from "@platform/shared/ServiceConfig"
+import { cidrList, commaList, httpUrl, optionalString, positiveInt } from "@platform/shared/ServiceConfig"
 import { Config, Context, Layer, Option } from "effect"
 import { settings } from "./Routes.ts"
 
@@ -20,22 +20,11 @@ export interface Settings {
   readonly corsHeaders: ReadonlyArray<string>
   readonly rateAverage: number
   readonly rateBurst: number
+  /** Proxies whose forwarding headers are believed (`EDGE_TRUSTED_PROXIES`, CIDRs; none by default). */
+  readonly trustedProxies: ReadonlyArray<string>
+  /** Who may read the edge's `/metrics` (`EDGE_METRICS_ALLOW`, CIDRs; loopback by default): it is the public port. */
+  readonly metricsAllow: ReadonlyArray<string>
 }
-
-/** A comma-separated list, `fallback` when unset. */
-const list = (name: string, fallback: ReadonlyArray<string>) =>
-  optionalString(name).pipe(
-    Config.map(
-      Option.match({
-        onNone: () => [...fallback],
-        onSome: (raw) =>
-          raw
-            .split(",")
-            .map((entry) => entry.trim())
-            .filter((entry) => entry !== ""),
-      }),
-    ),
-  )
 
 export const config: Config.Config<Settings> = Config.all({
   upstreams: Config.all({
@@ -53,10 +42,12 @@ export const config: Config.Config<Settings> = Config.all({
     ),
   ),
   webDir: optionalString("EDGE_WEB_DIR"),
-  corsOrigins: list("EDGE_CORS_ORIGINS", settings.cors.defaultOrigins),
-  corsHeaders: list("EDGE_CORS_HEADERS", settings.cors.headers),
+  corsOrigins: commaList("EDGE_CORS_ORIGINS", settings.cors.defaultOrigins),
+  corsHeaders: commaList("EDGE_CORS_HEADERS", settings.cors.headers),
   rateAverage: positiveInt("EDGE_RATE_LIMIT_AVERAGE", settings.rateLimit.average),
   rateBurst: positiveInt("EDGE_RATE_LIMIT_BURST", settings.rateLimit.burst),
+  trustedProxies: cidrList("EDGE_TRUSTED_PROXIES", []),
+  metricsAllow: cidrList("EDGE_METRICS_ALLOW", ["127.0.0.0/8", "::1"]),
 })
 
 export class EdgeConfig extends Context.Service<EdgeConfig, Settings>()("edge/EdgeConfig") {

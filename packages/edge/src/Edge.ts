@@ -1,14 +1,17 @@
 import type * as http from "node:http"
+import { trustedProxies } from "@platform/shared/ClientAddress"
 import * as HttpTelemetry from "@platform/shared/HttpTelemetry"
+import { ServiceConfig } from "@platform/shared/ServiceConfig"
 import { Context, Effect, Layer } from "effect"
 import { EdgeConfig } from "./Config.ts"
 import { type Exchange, type Handler, type Middleware, plainText, respond, UpstreamUnreachable } from "./Exchange.ts"
+import * as Forwarding from "./Forwarding.ts"
 import { cors } from "./middleware/Cors.ts"
 import { forwardAuth, TRUSTED } from "./middleware/ForwardAuth.ts"
 import { rateLimit } from "./middleware/RateLimit.ts"
 import { retry } from "./middleware/Retry.ts"
-import { forward, type NodeRequest, type NodeResponse, requestHeaders } from "./Proxy.ts"
-import { type MiddlewareName, type Route, routes } from "./Routes.ts"
+import { atMost, forward, isBodyTooLarge, type NodeRequest, type NodeResponse, requestHeaders } from "./Proxy.ts"
+import { type MiddlewareName, type Route, routes, settings } from "./Routes.ts"
 import * as Upstreams from "./Upstreams.ts"
 
 /**
@@ -26,7 +29,9 @@ export class Edge extends Context.Service<
     Edge,
     Effect.gen(function* () {
       const config = yield* EdgeConfig
+      const { maxRequestBytes } = (yield* ServiceConfig).http
       const upstreams = yield* Upstreams.make
+      const proxies = trustedProxies(config.trustedProxies)
       const auth = upstreams.get("auth")
       if (auth === undefined) return yield* Effect.die(new Error("the routing table has no auth upstream"))
 
@@ -34,7 +39,7 @@ export class Edge extends Context.Service<
         cors: cors({ origins: config.corsOrigins, headers: config.corsHeaders }),
         auth: forwardAuth(auth),
         "rate-limit": rateLimit(config.rateAverage, config.rateBurst),
-        retry: retry(),
+        retry: retry(settings.retry, maxRequestBytes),
       }
 
       /** The end of every chain: the request to the route's upstream, in a client span per attempt. */
@@ -53,7 +58,9 @@ export class Edge extends Context.Service<
                 headers: { ...exchange.upstreamHeaders, ...traceHeaders },
                 body:
                   exchange.body ??
-                  (method === "GET" || method === "HEAD" ? undefined : (exchange.request as http.IncomingMessage)),
+                  (method === "GET" || method === "HEAD"
+                    ? undefined
+                    : atMost(exchange.request as http.IncomingMessage, maxRequestBytes)),
                 response: exchange.response,
                 extraResponseHeaders: exchange.responseHeaders,
               }),
@@ -64,6 +71,9 @@ export class Edge extends Context.Service<
                 return Effect.void
               }
               span.attribute("error.type", outcome.error.name)
+              if (isBodyTooLarge(outcome.error)) {
+                return respond(exchange, 413, plainText, `request body larger than ${maxRequestBytes} bytes`)
+              }
               return Effect.fail(
                 new UpstreamUnreachable({ upstream: exchange.route.upstream, message: outcome.error.message }),
               )
@@ -80,19 +90,19 @@ export class Edge extends Context.Service<
         Effect.suspend(() => {
           const upstreamHeaders = requestHeaders(request)
           for (const name of TRUSTED) delete upstreamHeaders[name]
-          const forwardedFor = upstreamHeaders["x-forwarded-for"]
-          const address = request.socket?.remoteAddress ?? "unknown"
-          upstreamHeaders["x-forwarded-for"] = forwardedFor === undefined ? address : `${forwardedFor}, ${address}`
-          upstreamHeaders["x-forwarded-proto"] ??= "http"
-          upstreamHeaders["x-forwarded-host"] ??= String(upstreamHeaders.host ?? "")
-          upstreamHeaders["x-real-ip"] = address
+          const client = Forwarding.forward(upstreamHeaders, request.socket?.remoteAddress ?? "unknown", proxies)
           const exchange: Exchange = {
             request,
             response,
             route,
             path: request.url ?? "/",
+            client,
             upstreamHeaders,
             responseHeaders: {},
+          }
+          // Refused before a byte of it is read, like the kernel's own servers (MAX_REQUEST_BYTES).
+          if (Number(request.headers["content-length"] ?? 0) > maxRequestBytes) {
+            return respond(exchange, 413, plainText, `request body larger than ${maxRequestBytes} bytes`)
           }
           const chain = chains.get(route) ?? proxy
           return chain(exchange).pipe(

@@ -11,6 +11,8 @@ export interface Exchange {
   readonly route: Route
   /** Path and query as the client sent them. */
   readonly path: string
+  /** The client's address: the socket's, or from a trusted proxy's forwarding headers. */
+  readonly client: string
   /** What goes upstream: the client's headers, forwarding headers, what forward-auth copied. */
   readonly upstreamHeaders: Headers
   /** Added to whatever answers the client (CORS). */

@@ -1,6 +1,6 @@
 import type * as http from "node:http"
 import type * as http2 from "node:http2"
-import type { Readable } from "node:stream"
+import { type Readable, Transform } from "node:stream"
 import type { Dispatcher } from "undici"
 
 export type NodeRequest = http.IncomingMessage | http2.Http2ServerRequest
@@ -18,9 +18,42 @@ const HOP_BY_HOP = new Set([
   "http2-settings",
   "te",
   "trailer",
+  // The edge's own server answered it (100 Continue or 413); undici refuses to send it on.
+  "expect",
 ])
 
 export type Headers = Record<string, string | Array<string>>
+
+/** A streamed request body went past the edge's limit. */
+class BodyTooLarge extends Error {
+  override readonly name = "BodyTooLarge"
+}
+
+/** Whether an upstream failure is the body limit's doing (undici may wrap it). */
+export const isBodyTooLarge = (error: unknown): boolean => {
+  for (let current = error, depth = 0; current instanceof Error && depth < 5; depth++) {
+    if (current instanceof BodyTooLarge) return true
+    current = current.cause
+  }
+  return false
+}
+
+/**
+ * The body as it streams, failing past `limit` bytes: a body without a length (HTTP/2, chunked)
+ * is counted on its way through instead of being trusted.
+ */
+export const atMost = (body: Readable, limit: number): Readable => {
+  let seen = 0
+  const counted = new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      seen += chunk.length
+      if (seen > limit) callback(new BodyTooLarge(`request body larger than ${limit} bytes`))
+      else callback(null, chunk)
+    },
+  })
+  body.on("error", (error) => counted.destroy(error))
+  return body.pipe(counted)
+}
 
 /** The request's end-to-end headers, HTTP/2 pseudo-headers folded into `host`. */
 export const requestHeaders = (request: NodeRequest): Headers => {

@@ -35,13 +35,11 @@ export class RateLimiter {
   }
 }
 
-/** The middleware: per client IP, `average` a second with bursts of `burst`; beyond, a 429. */
+/** The middleware: per client IP (behind a trusted proxy, the one it names), `average` a second with bursts of `burst`; beyond, a 429. */
 export const rateLimit = (average: number, burst: number): Middleware => {
   const limiter = new RateLimiter(average, burst)
   return (next) => (exchange) =>
     Effect.flatMap(Clock.currentTimeMillis, (now) =>
-      limiter.allow(exchange.request.socket?.remoteAddress ?? "unknown", now)
-        ? next(exchange)
-        : respond(exchange, 429, plainText, "Too Many Requests"),
+      limiter.allow(exchange.client, now) ? next(exchange) : respond(exchange, 429, plainText, "Too Many Requests"),
     )
 }

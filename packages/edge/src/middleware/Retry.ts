@@ -3,29 +3,27 @@ import { type Middleware, plainText, respond } from "../Exchange.ts"
 import type { NodeRequest } from "../Proxy.ts"
 import { settings } from "../Routes.ts"
 
-/** Bodies are read into memory only where a retry may have to send them again, up to this size. */
-const MAX_REPLAYED_BODY = 16 * 1024 * 1024
-
 class BodyTooLarge {
   readonly _tag = "BodyTooLarge"
 }
 
-const readBody = (request: NodeRequest) =>
+/** Bodies are read into memory only where a retry may have to send them again, up to `limit`. */
+const readBody = (request: NodeRequest, limit: number) =>
   Effect.callback<Buffer | undefined, BodyTooLarge | Error>((resume) => {
     const chunks: Array<Buffer> = []
     let size = 0
-    request.on("data", (chunk: Buffer) => {
+    const onData = (chunk: Buffer) => {
       size += chunk.length
-      if (size <= MAX_REPLAYED_BODY) chunks.push(chunk)
-    })
-    request.on("end", () =>
-      resume(
-        size > MAX_REPLAYED_BODY
-          ? Effect.fail(new BodyTooLarge())
-          : Effect.succeed(chunks.length === 0 ? undefined : Buffer.concat(chunks)),
-      ),
-    )
-    request.on("error", (error: Error) => resume(Effect.fail(error)))
+      if (size <= limit) return void chunks.push(chunk)
+      // Past the limit nothing more is kept or waited for: the client is answered 413.
+      request.off("data", onData)
+      request.off("end", onEnd)
+      resume(Effect.fail(new BodyTooLarge()))
+    }
+    const onEnd = () => resume(Effect.succeed(chunks.length === 0 ? undefined : Buffer.concat(chunks)))
+    request.on("data", onData)
+    request.once("end", onEnd)
+    request.once("error", (error: Error) => resume(Effect.fail(error)))
   })
 
 /**
@@ -36,6 +34,7 @@ const readBody = (request: NodeRequest) =>
  */
 export const retry = (
   options: { readonly attempts: number; readonly initialIntervalMs: number } = settings.retry,
+  maxBodyBytes = 4 * 1024 * 1024,
 ): Middleware => {
   const schedule = Schedule.exponential(`${options.initialIntervalMs} millis`).pipe(
     Schedule.upTo({ times: options.attempts - 1 }),
@@ -44,7 +43,7 @@ export const retry = (
     Effect.gen(function* () {
       const method = exchange.request.method ?? "GET"
       if (method !== "GET" && method !== "HEAD" && exchange.body === undefined) {
-        const body = yield* readBody(exchange.request).pipe(Effect.result)
+        const body = yield* readBody(exchange.request, maxBodyBytes).pipe(Effect.result)
         if (body._tag === "Failure") {
           return yield* body.failure instanceof BodyTooLarge
             ? respond(exchange, 413, plainText, "Request Entity Too Large")
