@@ -77,13 +77,20 @@ const countLogin = <A, E extends { readonly _tag: string }, R>(login: Effect.Eff
 /**
  * Accounts and sessions: registration, login with brute-force throttling, refresh-token
  * rotation with reuse detection, logout. Access tokens come from `Tokens`.
+ *
+ * Throttling follows OWASP's authentication cheat sheet: failures are counted per (email,
+ * client) and per client, so guesses from elsewhere never lock the owner out; an email under
+ * attack from many clients is slowed down progressively (never refused), and a client that has
+ * not been failing logs in with the right password.
  */
 export class Accounts extends Context.Service<
   Accounts,
   {
     readonly register: (credentials: Credentials) => Effect.Effect<User, AccountsError | EmailTaken>
+    /** `client`: the address the attempt came from (what the throttle counts by). */
     readonly login: (
       credentials: Credentials,
+      client: string,
     ) => Effect.Effect<Session, AccountsError | InvalidCredentials | TooManyAttempts>
     readonly refresh: (
       refreshToken: string | null | undefined,
@@ -150,35 +157,43 @@ export class Accounts extends Context.Service<
         return { id, email: inserted.value.email, role }
       })
 
-      const attemptLogin = Effect.fnUntraced(function* (credentials: Credentials) {
+      const limits = {
+        window: config.loginFailureWindow,
+        perPair: config.maxLoginFailures,
+        perClient: config.maxLoginFailuresPerClient,
+      }
+
+      const attemptLogin = Effect.fnUntraced(function* (credentials: Credentials, client: string) {
         if (!given(credentials.email) || !given(credentials.password)) return yield* required()
         const password = credentials.password
         if (passwordBytes(password) > MAX_PASSWORD_BYTES) {
           return yield* new InvalidRequest({ error: `password must be at most ${MAX_PASSWORD_BYTES} bytes long` })
         }
         const email = normalizeEmail(credentials.email)
-        const window = yield* unavailable(failures.window(email, config.loginFailureWindow))
-        if (window.count >= config.maxLoginFailures) {
+        // What the failures table can hold of it (an over-long or NUL email names no account anyway).
+        const attempt = { email: email.replaceAll("\u0000", "").slice(0, 255), client: client.slice(0, 64) }
+        const taken = yield* unavailable(failures.take(attempt, limits))
+        if (taken._tag === "Refused") {
           yield* Effect.logWarning("login throttled: too many failed attempts").pipe(
-            Effect.annotateLogs("email", email),
+            Effect.annotateLogs({ email, client }),
           )
-          return yield* new TooManyAttempts({ retryAfterSeconds: Math.max(1, window.secondsUntilOldestExpires) })
+          return yield* new TooManyAttempts({ retryAfterSeconds: taken.retryAfterSeconds })
         }
+        // Many clients failing on one email: each attempt on it waits longer, none is refused.
+        const beyond = taken.emailFailures - config.maxLoginFailures
+        if (beyond > 0) yield* Effect.sleep(Duration.millis(Math.min(beyond * 100, 2000)))
         const user = validEmail(email) ? yield* unavailable(users.findByEmail(email)) : Option.none()
         const matches = yield* passwords.verify(
           password,
           Option.getOrUndefined(Option.map(user, (found) => found.password_hash)),
         )
-        if (!matches || Option.isNone(user)) {
-          yield* unavailable(failures.record(email, config.loginFailureWindow))
-          return yield* new InvalidCredentials()
-        }
-        if (window.count > 0) yield* unavailable(failures.clear(email))
+        if (!matches || Option.isNone(user)) return yield* new InvalidCredentials()
+        yield* unavailable(failures.succeeded(taken.id, attempt))
         return yield* openSession(user.value, randomUUID())
       })
 
-      const login = Effect.fn("Accounts.login")(function* (credentials: Credentials) {
-        return yield* countLogin(attemptLogin(credentials))
+      const login = Effect.fn("Accounts.login")(function* (credentials: Credentials, client: string) {
+        return yield* countLogin(attemptLogin(credentials, client))
       })
 
       const refresh = Effect.fn("Accounts.refresh")(function* (presented: string | null | undefined) {
@@ -187,8 +202,20 @@ export class Accounts extends Context.Service<
         if (Option.isNone(found)) return yield* new InvalidRefreshToken()
         const token = found.value
         if (token.revoked || token.expired) return yield* new InvalidRefreshToken()
+        const user = yield* unavailable(users.findById(token.user_id))
+        if (Option.isNone(user)) return yield* new InvalidRefreshToken()
+        const next = newRefreshToken()
         // A used token presented again was stolen or replayed: end the whole session.
-        const first = !token.used && (yield* unavailable(refreshTokens.markUsed(token.id)))
+        const first =
+          !token.used &&
+          (yield* unavailable(
+            refreshTokens.rotate(token.id, {
+              user_id: token.user_id,
+              family_id: token.family_id,
+              token_hash: hashToken(next),
+              ttlSeconds: refreshTtlSeconds,
+            }),
+          ))
         if (!first) {
           yield* unavailable(refreshTokens.revokeFamily(token.family_id))
           yield* Effect.logWarning("refresh token reused: the session is revoked").pipe(
@@ -196,9 +223,8 @@ export class Accounts extends Context.Service<
           )
           return yield* new InvalidRefreshToken()
         }
-        const user = yield* unavailable(users.findById(token.user_id))
-        if (Option.isNone(user)) return yield* new InvalidRefreshToken()
-        return yield* openSession(user.value, token.family_id)
+        const { token: access, expiresIn } = yield* tokens.issue(user.value)
+        return { token: access, refreshToken: next, expiresIn }
       })
 
       const logout = Effect.fn("Accounts.logout")(function* (presented: string | null | undefined) {

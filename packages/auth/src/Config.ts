@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs"
-import { invalid, optionalString, positiveInt } from "@platform/shared/ServiceConfig"
+import { PRIVATE_NETWORKS } from "@platform/shared/ClientAddress"
+import { cidrList, invalid, optionalString, positiveInt } from "@platform/shared/ServiceConfig"
 import { Config, Context, Duration, Layer, Option } from "effect"
 
 /** auth's own settings, beyond the kernel's common ones. */
@@ -14,8 +15,13 @@ export interface Settings {
   readonly publicKey: Option.Option<string>
   /** Base URL clients reach auth at, for OpenID discovery; none: from the request's Host. */
   readonly publicUrl: Option.Option<string>
+  /** Failures of one (email, client) in the window before that pair is refused (429). */
   readonly maxLoginFailures: number
+  /** Failures from one client, whatever the emails, before the client is refused. */
+  readonly maxLoginFailuresPerClient: number
   readonly loginFailureWindow: Duration.Duration
+  /** Proxies whose `X-Real-Ip` names the client (`AUTH_TRUSTED_PROXIES`; private networks by default). */
+  readonly trustedProxies: ReadonlyArray<string>
 }
 
 /**
@@ -55,6 +61,8 @@ export const settings: Config.Config<Settings> = Config.all({
   publicKey: optionalString("RSA_PUBLIC_KEY"),
   publicUrl: optionalString("AUTH_PUBLIC_URL").pipe(Config.map(Option.map((url) => url.replace(/\/+$/, "")))),
   maxLoginFailures: positiveInt("AUTH_MAX_LOGIN_FAILURES", 5),
+  maxLoginFailuresPerClient: positiveInt("AUTH_MAX_LOGIN_FAILURES_PER_CLIENT", 50),
+  trustedProxies: cidrList("AUTH_TRUSTED_PROXIES", PRIVATE_NETWORKS),
   loginFailureWindow: positiveInt("AUTH_LOGIN_FAILURE_WINDOW_SECONDS", 15 * 60).pipe(Config.map(Duration.seconds)),
 })
 

@@ -12,7 +12,14 @@ export interface Claims {
   readonly exp: number
 }
 
-const Payload = Schema.Struct({ sub: Schema.String, role: Schema.optional(Schema.String), exp: Schema.Number })
+/**
+ * Claims become the `X-User-Id` and `X-User-Role` headers of `/verify`: only values a header can
+ * carry, whoever signed the token (a CR LF there once hung the connection).
+ */
+const HeaderSafe = Schema.String.check(
+  Schema.makeFilter((value: string) => /^[\x21-\x7e]{1,256}$/.test(value) || "must be printable ASCII without spaces"),
+)
+const Payload = Schema.Struct({ sub: HeaderSafe, role: Schema.optional(HeaderSafe), exp: Schema.Number })
 const decodePayload = Schema.decodeUnknownOption(Payload)
 
 /**

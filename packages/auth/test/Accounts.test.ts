@@ -3,7 +3,7 @@ import { AuthApi } from "@platform/contracts/AuthApi"
 import * as ErrorBody from "@platform/contracts/ErrorBody"
 import { DatabaseHealth } from "@platform/shared/Database"
 import * as RestApi from "@platform/shared/RestApi"
-import { ConfigProvider, Effect, Layer } from "effect"
+import { ConfigProvider, Effect, Fiber, Layer } from "effect"
 import { HttpServer } from "effect/http"
 import { HttpApiTest } from "effect/http-api"
 import { TestClock } from "effect/testing"
@@ -41,6 +41,8 @@ const wrong = { email: "ada@example.com", password: "wrong horse battery" }
 const tagOf = <A, E extends { readonly _tag: string }, R>(effect: Effect.Effect<A, E, R>) =>
   Effect.map(Effect.flip(effect), (error) => error._tag)
 
+const client = "10.0.0.1"
+
 describe("Accounts (domain, in memory)", () => {
   it.effect("register: one account per mailbox, whatever its case; bad input is the contract's 400", () =>
     Effect.gen(function* () {
@@ -60,28 +62,80 @@ describe("Accounts (domain, in memory)", () => {
     Effect.gen(function* () {
       const accounts = yield* Accounts
       const user = yield* accounts.register(ada)
-      const session = yield* accounts.login(ada)
+      const session = yield* accounts.login(ada, client)
       const claims = yield* Effect.flatMap(Tokens, (tokens) => tokens.verify(session.token))
       assert.deepStrictEqual([claims.sub, claims.role], [user.id, "user"])
-      assert.strictEqual(yield* tagOf(accounts.login(wrong)), "InvalidCredentials")
-      assert.strictEqual(yield* tagOf(accounts.login({ ...ada, email: "nobody@example.com" })), "InvalidCredentials")
+      assert.strictEqual(yield* tagOf(accounts.login(wrong, client)), "InvalidCredentials")
+      assert.strictEqual(
+        yield* tagOf(accounts.login({ ...ada, email: "nobody@example.com" }, client)),
+        "InvalidCredentials",
+      )
     }).pipe(Effect.provide(Domain)),
   )
 
-  it.effect("five failures throttle the email for the window; then the right password works and clears them", () =>
+  it.effect(
+    "five failures throttle that client on that email for the window; the right password then works and clears them",
+    () =>
+      Effect.gen(function* () {
+        const accounts = yield* Accounts
+        yield* accounts.register(ada)
+        for (let i = 0; i < 5; i++)
+          assert.strictEqual(yield* tagOf(accounts.login(wrong, client)), "InvalidCredentials")
+        const throttled = yield* Effect.flip(accounts.login(ada, client))
+        assert.strictEqual(throttled._tag, "TooManyAttempts")
+        assert.strictEqual(throttled._tag === "TooManyAttempts" ? throttled.retryAfterSeconds : 0, 900)
+        yield* TestClock.adjust("15 minutes")
+        yield* TestClock.adjust("1 second")
+        yield* accounts.login(ada, client)
+        for (let i = 0; i < 4; i++) yield* Effect.flip(accounts.login(wrong, client))
+        yield* accounts.login(ada, client)
+        assert.strictEqual(
+          yield* tagOf(accounts.login(wrong, client)),
+          "InvalidCredentials",
+          "a success cleared the count",
+        )
+      }).pipe(Effect.provide(Domain)),
+  )
+
+  it.effect("an attacker's failures never lock the owner out: the owner's client logs in", () =>
     Effect.gen(function* () {
       const accounts = yield* Accounts
       yield* accounts.register(ada)
-      for (let i = 0; i < 5; i++) assert.strictEqual(yield* tagOf(accounts.login(wrong)), "InvalidCredentials")
-      const throttled = yield* Effect.flip(accounts.login(ada))
-      assert.strictEqual(throttled._tag, "TooManyAttempts")
-      assert.strictEqual(throttled._tag === "TooManyAttempts" ? throttled.retryAfterSeconds : 0, 900)
-      yield* TestClock.adjust("15 minutes")
-      yield* TestClock.adjust("1 second")
-      yield* accounts.login(ada)
-      for (let i = 0; i < 4; i++) yield* Effect.flip(accounts.login(wrong))
-      yield* accounts.login(ada)
-      assert.strictEqual(yield* tagOf(accounts.login(wrong)), "InvalidCredentials", "a success cleared the count")
+      for (let i = 0; i < 5; i++) yield* Effect.flip(accounts.login(wrong, "203.0.113.7"))
+      assert.strictEqual(yield* tagOf(accounts.login(ada, "203.0.113.7")), "TooManyAttempts", "the attacker is")
+      const owner = yield* accounts.login(ada, "198.51.100.1")
+      assert.isString(owner.token)
+    }).pipe(Effect.provide(Domain)),
+  )
+
+  it.effect("many clients failing on one email slow it down, without refusing the right password", () =>
+    Effect.gen(function* () {
+      const accounts = yield* Accounts
+      yield* accounts.register(ada)
+      for (let i = 0; i < 10; i++) {
+        const attempt = yield* Effect.forkChild(Effect.flip(accounts.login(wrong, `203.0.113.${i}`)))
+        yield* TestClock.adjust("2 seconds")
+        yield* Fiber.join(attempt)
+      }
+      // Ten failures on the email, five beyond the limit: 500 ms before the answer.
+      const owner = yield* Effect.forkChild(accounts.login(ada, "198.51.100.1"))
+      yield* TestClock.adjust("499 millis")
+      assert.isUndefined(owner.pollUnsafe(), "still waiting")
+      yield* TestClock.adjust("1 millis")
+      assert.isString((yield* Fiber.join(owner)).token)
+    }).pipe(Effect.provide(Domain)),
+  )
+
+  it.effect("one client failing on many emails is refused after its own limit", () =>
+    Effect.gen(function* () {
+      const accounts = yield* Accounts
+      for (let i = 0; i < 50; i++) {
+        yield* Effect.flip(accounts.login({ email: `guess${i}@example.com`, password: "nope nope" }, client))
+      }
+      assert.strictEqual(
+        yield* tagOf(accounts.login({ email: "other@example.com", password: "x" }, client)),
+        "TooManyAttempts",
+      )
     }).pipe(Effect.provide(Domain)),
   )
 
@@ -89,7 +143,7 @@ describe("Accounts (domain, in memory)", () => {
     Effect.gen(function* () {
       const accounts = yield* Accounts
       yield* accounts.register(ada)
-      const first = yield* accounts.login(ada)
+      const first = yield* accounts.login(ada, client)
       const second = yield* accounts.refresh(first.refreshToken)
       assert.notStrictEqual(second.refreshToken, first.refreshToken)
       assert.strictEqual(yield* tagOf(accounts.refresh(first.refreshToken)), "InvalidRefreshToken")
@@ -101,10 +155,10 @@ describe("Accounts (domain, in memory)", () => {
     Effect.gen(function* () {
       const accounts = yield* Accounts
       yield* accounts.register(ada)
-      const session = yield* accounts.login(ada)
+      const session = yield* accounts.login(ada, client)
       yield* accounts.logout(session.refreshToken)
       assert.strictEqual(yield* tagOf(accounts.refresh(session.refreshToken)), "InvalidRefreshToken")
-      const later = yield* accounts.login(ada)
+      const later = yield* accounts.login(ada, client)
       yield* TestClock.adjust("30 days")
       assert.strictEqual(yield* tagOf(accounts.refresh(later.refreshToken)), "InvalidRefreshToken")
     }).pipe(Effect.provide(Domain)),

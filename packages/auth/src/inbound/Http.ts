@@ -1,5 +1,7 @@
 import { AuthApi, MissingBearer } from "@platform/contracts/AuthApi"
+import * as ClientAddress from "@platform/shared/ClientAddress"
 import { Effect, Option } from "effect"
+import { HttpServerRequest } from "effect/http"
 import { HttpApiBuilder, HttpApiSchema } from "effect/http-api"
 import { Accounts } from "../Accounts.ts"
 import { AuthConfig } from "../Config.ts"
@@ -15,9 +17,14 @@ export const bearerToken = (authorization: string | undefined): Option.Option<st
 export const AccountsHttp = HttpApiBuilder.group(AuthApi, "accounts", (handlers) =>
   Effect.gen(function* () {
     const accounts = yield* Accounts
+    const proxies = ClientAddress.trustedProxies((yield* AuthConfig).trustedProxies)
     return handlers
       .handle("register", ({ payload }) => accounts.register(payload))
-      .handle("login", ({ payload }) => accounts.login(payload))
+      .handle("login", ({ payload }) =>
+        Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) =>
+          accounts.login(payload, ClientAddress.of(request, proxies)),
+        ),
+      )
       .handle("refresh", ({ payload }) => accounts.refresh(payload.refreshToken))
       .handle("logout", ({ payload }) => accounts.logout(payload.refreshToken))
   }),

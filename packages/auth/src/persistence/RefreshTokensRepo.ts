@@ -25,8 +25,20 @@ export class RefreshTokensRepo extends Context.Service<
       readonly ttlSeconds: number
     }) => Effect.Effect<void, SqlError.SqlError>
     readonly findByHash: (hash: Uint8Array) => Effect.Effect<Option.Option<RefreshTokenRow>, Failure>
-    /** Marks the token used; false when another request used it first (a reuse). */
-    readonly markUsed: (id: string) => Effect.Effect<boolean, Failure>
+    /**
+     * Marks the token used and stores its successor, in one transaction; false (and nothing
+     * stored) when another request used it first: a reuse. Two refreshes at once cannot both
+     * win, and the loser's revocation of the family sees the winner's successor.
+     */
+    readonly rotate: (
+      id: string,
+      next: {
+        readonly user_id: string
+        readonly family_id: string
+        readonly token_hash: Uint8Array
+        readonly ttlSeconds: number
+      },
+    ) => Effect.Effect<boolean, Failure>
     readonly revokeFamily: (familyId: string) => Effect.Effect<void, SqlError.SqlError>
   }
 >()("auth/RefreshTokensRepo") {
@@ -50,21 +62,33 @@ export class RefreshTokensRepo extends Context.Service<
           WHERE id = ${id}::uuid AND used_at IS NULL AND revoked_at IS NULL
           RETURNING id::text`,
       })
+      const insert = ({
+        ttlSeconds,
+        ...token
+      }: {
+        readonly user_id: string
+        readonly family_id: string
+        readonly token_hash: Uint8Array
+        readonly ttlSeconds: number
+      }) =>
+        sql`
+          INSERT INTO refresh_tokens (user_id, family_id, token_hash, expires_at)
+          VALUES (${token.user_id}::uuid, ${token.family_id}::uuid, ${token.token_hash},
+                  now() + make_interval(secs => ${ttlSeconds}))`.pipe(Effect.asVoid)
       return RefreshTokensRepo.of({
-        insert: ({ ttlSeconds, ...token }) =>
-          sql`
-            INSERT INTO refresh_tokens (user_id, family_id, token_hash, expires_at)
-            VALUES (${token.user_id}::uuid, ${token.family_id}::uuid, ${token.token_hash},
-                    now() + make_interval(secs => ${ttlSeconds}))`.pipe(
-            Effect.asVoid,
-            Database.query("RefreshTokensRepo.insert"),
-          ),
+        insert: (token) => insert(token).pipe(Database.query("RefreshTokensRepo.insert")),
         findByHash: (hash) => findByHash(hash).pipe(Database.query("RefreshTokensRepo.findByHash")),
-        markUsed: (id) =>
-          markUsed(id).pipe(
-            Effect.map((rows) => rows.length === 1),
-            Database.query("RefreshTokensRepo.markUsed"),
-          ),
+        rotate: (id, next) =>
+          sql
+            .withTransaction(
+              Effect.gen(function* () {
+                const used = yield* markUsed(id)
+                if (used.length !== 1) return false
+                yield* insert(next)
+                return true
+              }),
+            )
+            .pipe(Database.query("RefreshTokensRepo.rotate")),
         revokeFamily: (familyId) =>
           sql`UPDATE refresh_tokens SET revoked_at = now() WHERE family_id = ${familyId}::uuid AND revoked_at IS NULL`.pipe(
             Effect.asVoid,
@@ -110,11 +134,19 @@ export class RefreshTokensRepo extends Context.Service<
             revoked: token.revoked,
           })),
         ),
-      markUsed: (id) =>
-        Effect.sync(() => {
+      rotate: (id, { ttlSeconds, token_hash, ...next }) =>
+        Effect.map(Clock.currentTimeMillis, (now) => {
           const token = tokens.find((candidate) => candidate.id === id)
           if (token === undefined || token.used || token.revoked) return false
           token.used = true
+          tokens.push({
+            ...next,
+            id: randomUUID(),
+            hash: key(token_hash),
+            expiresAt: now + ttlSeconds * 1000,
+            used: false,
+            revoked: false,
+          })
           return true
         }),
       revokeFamily: (familyId) =>
