@@ -23,7 +23,8 @@ import { Tokens } from "./Tokens.ts"
 export const MAX_PASSWORD_BYTES = 72
 export const MIN_PASSWORD_BYTES = 8
 const MAX_EMAIL_LENGTH = 254
-const EMAIL = /^[^\s@]+@[^\s@.]+(\.[^\s@.]+)+$/
+// No whitespace or control characters (PostgreSQL text cannot even hold NUL).
+const EMAIL = /^[^\s@\p{Cc}]+@[^\s@.\p{Cc}]+(\.[^\s@.\p{Cc}]+)+$/u
 
 const required = () => new InvalidRequest({ error: "email and password are required" })
 

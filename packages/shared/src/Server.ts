@@ -115,6 +115,17 @@ export const makeDualProtocolServer = (
     maxSessionInvalidFrames: 1000,
   })
   h2.setTimeout(limits.http2IdleTimeoutMs)
+  // The client's SETTINGS must follow its preface at once (RFC 9113 §3.4); a session without them
+  // by the headers timeout is a client that sent the preface and left, or never meant to speak.
+  h2.on("session", (session: http2.Http2Session) => {
+    const timer = setTimeout(() => {
+      closed("unclassified_timeout")
+      session.destroy()
+    }, limits.headersTimeoutMs)
+    timer.unref()
+    session.once("remoteSettings", () => clearTimeout(timer))
+    session.once("close", () => clearTimeout(timer))
+  })
   h2.on("timeout", (session: http2.Http2Session) => {
     closed("http2_idle_timeout")
     // GOAWAY first: a well-behaved client finishes what it has in flight and goes.
@@ -157,6 +168,11 @@ export const makeDualProtocolServer = (
     socket.once("end", abandon)
     socket.once("timeout", silent)
     socket.setTimeout(limits.headersTimeoutMs)
+  })
+  // A path starting `//` reads as a URL with a host of its own (`//` with none at all made a 500):
+  // the leading slashes are one, as every router means them.
+  h1.prependListener("request", (request: http.IncomingMessage) => {
+    if (request.url?.startsWith("//")) request.url = `/${request.url.replace(/^\/+/, "")}`
   })
   h2.on("request", (request, response) => h1.emit("request", request, response))
   h2.on("session", (session) => h1.emit("session", session))

@@ -52,13 +52,16 @@ export const EdgeRoutes = Layer.mergeAll(
         Effect.gen(function* () {
           const request = yield* HttpServerRequest.HttpServerRequest
           // The one place the route is matched: everything after works on this route.
-          const route = match(new URL(request.url, "http://edge").pathname)
+          // `//x` or `*` must not be read as a URL of their own: the path is whatever follows the host.
+          const route = match(URL.parse(`http://edge/${request.url.replace(/^\/+/, "")}`)?.pathname ?? "/")
           if (route === undefined) return HttpServerResponse.text("404 page not found", { status: 404 })
           // Counted and traced by the routing table's route, as Traefik does by router.
           const template = route.prefix === "/" ? "/*" : `${route.prefix}/*`
           yield* HttpTelemetry.setRoute(template)
           return yield* dispatch(request, route).pipe(
-            HttpTelemetry.withServerSpan(`${request.method} ${template}`, request, { "http.route": template }),
+            HttpTelemetry.withServerSpan(`${HttpTelemetry.knownMethod(request.method)} ${template}`, request, {
+              "http.route": template,
+            }),
           )
         }),
       )
