@@ -76,6 +76,15 @@ const kustomize = (overlay: string) =>
 
 const byName = (values: ReadonlyArray<EdgeRoute>) => [...values].sort((a, b) => a.prefix.localeCompare(b.prefix))
 
+describe("forwarding headers", () => {
+  it("Traefik in Compose and Kubernetes believes no client's X-Forwarded-*, as the dev edge does by default", () => {
+    const composeTraefik = (compose.services.traefik as unknown as { command: Array<string> }).command
+    assert.include(composeTraefik, "--entrypoints.web.forwardedheaders.insecure=false")
+    assert.include(read("deploy/k8s/overlays/local/traefik.yaml"), "- --entrypoints.web.forwardedheaders.insecure=false")
+    assert.notInclude(read("docker-compose.yml"), "trustedips")
+  })
+})
+
 describe("Docker Compose", () => {
   it("has PostgreSQL 17, Traefik v3, the five services built from the Dockerfile, the console, and their watchers", () => {
     assert.sameMembers(Object.keys(compose.services), [
