@@ -139,6 +139,8 @@ const program = Effect.gen(function* () {
       readyTimeout: READY_TIMEOUT,
       stopping: () => stopping,
       env: {
+        // A laptop's platform is for the laptop: nothing listens beyond loopback unless asked.
+        HOST: process.env.PLATFORM_HOST?.trim() || "127.0.0.1",
         ...(spec.database === undefined ? {} : { DATABASE_URL: Database.withDatabase(server.url, spec.database).href }),
         ...(spec.name === "edge" ? { EDGE_WEB_DIR: WebConsole.distDir(root) } : {}),
         ...spec.env(at, externalUrl),

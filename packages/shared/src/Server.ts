@@ -2,7 +2,7 @@ import * as http from "node:http"
 import * as http2 from "node:http2"
 import type * as net from "node:net"
 import { NodeHttpServer, type NodeServices } from "@effect/platform-node"
-import { Effect, Layer, Metric } from "effect"
+import { Effect, Layer, Metric, Option } from "effect"
 import type { Etag, HttpPlatform, HttpServer } from "effect/http"
 import { HttpRouter, HttpServerResponse } from "effect/http"
 import * as HttpTelemetry from "./HttpTelemetry.ts"
@@ -230,6 +230,7 @@ export const layer = Layer.unwrap(
     const config = yield* ServiceConfig
     return NodeHttpServer.layer(yield* dualProtocolServer, {
       port: config.port,
+      ...(Option.isSome(config.host) ? { host: config.host.value } : {}),
       gracefulShutdownTimeout: config.shutdownTimeout,
     })
   }),

@@ -10,6 +10,8 @@ export interface Settings {
   /** `OTEL_SERVICE_NAME`, else the service's own name. Used in logs and traces. */
   readonly serviceName: string
   readonly port: number
+  /** `HOST`: the address to listen on; every interface when unset. */
+  readonly host: Option.Option<string>
   /** `None` when `DATABASE_URL` is unset or empty: persistence disabled. */
   readonly databaseUrl: Option.Option<Redacted.Redacted<URL>>
   readonly logLevel: LogLevel.LogLevel
@@ -200,6 +202,7 @@ export const settings = (defaults: Defaults): Config.Config<Settings> =>
   Config.all({
     serviceName: optionalString("OTEL_SERVICE_NAME").pipe(Config.map(Option.getOrElse(() => defaults.name))),
     port: port(defaults.port),
+    host: optionalString("HOST"),
     databaseUrl,
     logLevel,
     shutdownTimeout: positiveInt("SHUTDOWN_TIMEOUT_MS", 10_000).pipe(Config.map(Duration.millis)),

@@ -80,7 +80,10 @@ describe("forwarding headers", () => {
   it("Traefik in Compose and Kubernetes believes no client's X-Forwarded-*, as the dev edge does by default", () => {
     const composeTraefik = (compose.services.traefik as unknown as { command: Array<string> }).command
     assert.include(composeTraefik, "--entrypoints.web.forwardedheaders.insecure=false")
-    assert.include(read("deploy/k8s/overlays/local/traefik.yaml"), "- --entrypoints.web.forwardedheaders.insecure=false")
+    assert.include(
+      read("deploy/k8s/overlays/local/traefik.yaml"),
+      "- --entrypoints.web.forwardedheaders.insecure=false",
+    )
     assert.notInclude(read("docker-compose.yml"), "trustedips")
   })
 })
@@ -212,6 +215,37 @@ describe("Kubernetes", () => {
           new Model(object).validate()
         } catch (error) {
           assert.fail(`${overlay}: ${object.kind}/${object.metadata.name}: ${(error as Error).message}`)
+        }
+      }
+    }
+  })
+
+  it("default-deny NetworkPolicy; every pod Traefik routes to and every pod with a database carries the label that lets it", () => {
+    for (const [overlay, objects] of Object.entries(overlays)) {
+      const policies = objects.filter((object) => object.kind === "NetworkPolicy")
+      const deny = policies.find((policy) => policy.metadata.name === "default-deny")
+      assert.deepStrictEqual(deny?.spec.policyTypes, ["Ingress", "Egress"], overlay)
+      const routedTo = new Set(
+        objects
+          .filter((object) => object.kind === "IngressRoute")
+          .flatMap((route) =>
+            route.spec.routes.flatMap((entry: { services: Array<{ name: string }> }) => entry.services),
+          )
+          .map((service: { name: string }) => service.name),
+      )
+      for (const deployment of objects.filter((object) => object.kind === "Deployment")) {
+        const labels = deployment.spec.template.metadata.labels as Record<string, string>
+        if (labels["app.kubernetes.io/part-of"] !== "effect-platform") continue
+        const env = (deployment.spec.template.spec.containers[0].env ?? []) as Array<{ name: string }>
+        if (routedTo.has(deployment.metadata.name)) {
+          assert.strictEqual(labels["effect-platform/routed"], "true", `${overlay} ${deployment.metadata.name} routed`)
+        }
+        if (env.some((variable) => variable.name === "DATABASE_URL")) {
+          assert.strictEqual(
+            labels["effect-platform/database"],
+            "true",
+            `${overlay} ${deployment.metadata.name} database`,
+          )
         }
       }
     }
