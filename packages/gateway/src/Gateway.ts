@@ -1,7 +1,7 @@
 import { DEFAULT_NAME, problem } from "@platform/contracts/Name"
 import * as RetryBudget from "@platform/resilience/RetryBudget"
 import * as BestEffort from "@platform/shared/BestEffort"
-import { Context, Duration, Effect, Layer, Schedule } from "effect"
+import { Context, Duration, Effect, Fiber, Layer, Schedule } from "effect"
 import { GatewayConfig } from "./Config.ts"
 import { LangClient } from "./clients/LangClient.ts"
 import {
@@ -46,7 +46,17 @@ export class Gateway extends Context.Service<
         return invocations.insert(row).pipe(BestEffort.write("the invocation", row))
       }
 
-      /** One attempt, through the breaker, in a span of its own (a rejection is an event on it). */
+      // Attempts outlive the calls that started them (until the service stops).
+      const attempts = yield* Effect.scope
+
+      /**
+       * One attempt, through the breaker, in a span of its own (a rejection is an event on it).
+       * It runs detached from its caller, to its own per-attempt timeout: a client that gives up
+       * (a short `connect-timeout-ms`) gets `deadline_exceeded` at its deadline, while the breaker
+       * still counts what lang did. Cancelled with the client, every attempt would count as a
+       * success (gobreaker's rule for a cancel), and a slow lang behind impatient clients would
+       * never open the breaker.
+       */
       const attempt = (name: string, number: number) =>
         lang
           .invoke(name)
@@ -58,6 +68,8 @@ export class Gateway extends Context.Service<
               { attributes: { "gateway.attempt": number } },
               { captureStackTrace: false },
             ),
+            Effect.forkIn(attempts),
+            Effect.flatMap(Fiber.join),
           )
 
       const invoke = Effect.fn("Gateway.invoke")(function* (requested: string) {

@@ -111,7 +111,8 @@ describe("Gateway (domain, in memory)", () => {
       assert.strictEqual(invalid._tag, "InvalidName")
       assert.strictEqual(invalid.message, "name must not contain NUL characters")
       const call = yield* Effect.forkChild(invoke("cancelled"))
-      yield* Effect.yieldNow
+      // Once the attempt has reached lang (it runs detached from here on), the client goes.
+      while (attempts.length === 0) yield* Effect.yieldNow
       yield* Fiber.interrupt(call)
       assert.deepStrictEqual(attempts, ["cancelled"])
       assert.deepStrictEqual(rows, [
@@ -119,4 +120,27 @@ describe("Gateway (domain, in memory)", () => {
       ])
     }).pipe(Effect.provide(layer))
   })
+
+  it.effect(
+    "clients that give up before lang answers still let the breaker see lang: it opens after 5 attempts",
+    () => {
+      const { attempts, layer } = world(Array.from({ length: 20 }, () => "hang" as const))
+      return Effect.gen(function* () {
+        const { breaker } = yield* Resilience
+        // Each client's deadline is 500 ms; lang never answers. Cancelled with its client, each
+        // attempt would count as a success and the breaker would stay closed for ever.
+        for (let i = 0; i < 5; i++) {
+          const call = yield* Effect.forkChild(invoke("slow").pipe(Effect.timeout("500 millis"), Effect.exit))
+          yield* TestClock.adjust("500 millis")
+          yield* Fiber.join(call)
+          // The attempt runs on, detached, to its own 1 s timeout.
+          yield* TestClock.adjust("500 millis")
+        }
+        assert.strictEqual(yield* breaker.state, "open")
+        const rejected = yield* Effect.flip(invoke("slow"))
+        assert.strictEqual(rejected._tag, "BreakerRejected")
+        assert.strictEqual(attempts.length, 5, "no retry within the client's deadline, none while open")
+      }).pipe(Effect.provide(layer))
+    },
+  )
 })
