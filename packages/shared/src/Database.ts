@@ -239,9 +239,12 @@ export const layer = (migrations: Migrations) =>
         // A connection whose server vanished without closing it is found out, not waited on.
         keepAlive: Duration.seconds(30),
       }
-      const client = yield* PgClient.make({ ...settings, maxConnections: config.databasePoolSize }).pipe(
-        Effect.mapError((error) => new DatabaseUnavailable({ message: describe(error) })),
-      )
+      const client = yield* PgClient.make({
+        ...settings,
+        maxConnections: config.databasePoolSize,
+        // A statement the server runs longer than this is cancelled by the server itself.
+        startupParameters: { statement_timeout: String(Duration.toMillis(config.databaseStatementTimeout)) },
+      }).pipe(Effect.mapError((error) => new DatabaseUnavailable({ message: describe(error) })))
       yield* Metric.update(connectionsMax, config.databasePoolSize)
 
       // One short-lived connection proves the server is up and the database exists (the
@@ -258,8 +261,13 @@ export const layer = (migrations: Migrations) =>
             : `cannot use the database at ${shown}: ${describe(error)}`,
         })),
         Effect.andThen(
-          runMigrations(migrations).pipe(
-            Effect.provideService(SqlClient.SqlClient, client),
+          // On a connection of their own, without the pool's statement timeout: an index on a
+          // large table may take longer than any request should.
+          Effect.scoped(
+            Effect.flatMap(PgClient.make({ ...settings, maxConnections: 1 }), (migrator) =>
+              runMigrations(migrations).pipe(Effect.provideService(SqlClient.SqlClient, migrator)),
+            ),
+          ).pipe(
             Effect.mapError((error) => ({
               // The migrator's own errors (a failed migration) are not; a dropped connection is.
               transient: error._tag === "SqlError" && isTransient(error),

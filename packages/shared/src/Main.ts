@@ -1,3 +1,4 @@
+import * as net from "node:net"
 import { NodeRuntime } from "@effect/platform-node"
 import { Cause, Config, Effect, Exit, Layer, Option } from "effect"
 import { HttpServerError } from "effect/http"
@@ -23,6 +24,17 @@ export const describeFailure = (cause: Cause.Cause<unknown>): string => {
   return Cause.pretty(cause)
 }
 
+/** The port is free to listen on, or the start-up failure a taken one makes later. */
+const portFree = Effect.gen(function* () {
+  const config = yield* ServiceConfig
+  const host = Option.getOrUndefined(config.host)
+  yield* Effect.callback<void, HttpServerError.ServeError>((resume) => {
+    const probe = net.createServer()
+    probe.once("error", (cause) => resume(Effect.fail(new HttpServerError.ServeError({ cause }))))
+    probe.listen({ port: config.port, host, exclusive: true }, () => probe.close(() => resume(Effect.void)))
+  })
+})
+
 /**
  * Runs a service until SIGTERM or SIGINT. The kernel provides what every service shares
  * (configuration, JSON logging, its metrics registry, tracing) around the service's own layer. A start-up failure
@@ -31,6 +43,8 @@ export const describeFailure = (cause: Cause.Cause<unknown>): string => {
 export const run = <E>(defaults: Defaults, app: Layer.Layer<never, E, ServiceConfig | Metrics.ScrapeHooks>): void => {
   const serve = Effect.scoped(
     Effect.gen(function* () {
+      // Before the database and its migrations: a port in use is said at once, not after them.
+      yield* portFree
       yield* Layer.build(app)
       // Added last, so it runs first: the line marks the start of the drain, not its end.
       yield* Effect.addFinalizer(() => Effect.logInfo("shutting down: draining in-flight work"))

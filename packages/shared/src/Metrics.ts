@@ -1,6 +1,7 @@
 import { Clock, Context, Effect, Layer, Metric, Option, type Scope } from "effect"
 import { HttpRouter, HttpServerRequest, HttpServerResponse } from "effect/http"
 import { PrometheusMetrics } from "effect/observability"
+import * as ProcessMetrics from "./ProcessMetrics.ts"
 
 /**
  * Seconds: OpenTelemetry's advice for HTTP and RPC durations, fine enough below 100 ms for a
@@ -89,7 +90,6 @@ export const layer: Layer.Layer<ScrapeHooks> = Layer.mergeAll(
 /** The Prometheus text format's content type (version 0.0.4, what every Prometheus reads). */
 export const CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
-/** `GET /metrics`: every metric of the service in Prometheus' text format. */
 /**
  * Who may read `/metrics`, by the socket's address: anyone by default (Prometheus scrapes each
  * pod directly); a service on a public port (the edge) narrows it. Others get a 404.
@@ -98,6 +98,7 @@ export const MetricsAccess = Context.Reference<(address: string) => boolean>("pl
   defaultValue: () => () => true,
 })
 
+/** `GET /metrics`: every metric of the service, and the process's, in Prometheus' text format. */
 export const routes = HttpRouter.add(
   "GET",
   "/metrics",
@@ -109,6 +110,7 @@ export const routes = HttpRouter.add(
     }
     const hooks = yield* Effect.serviceOption(ScrapeHooks)
     if (hooks._tag === "Some") yield* hooks.value.run
+    yield* ProcessMetrics.refresh
     const body = yield* PrometheusMetrics.format()
     return HttpServerResponse.text(body, { contentType: CONTENT_TYPE })
   }),

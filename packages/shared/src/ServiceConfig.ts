@@ -26,6 +26,8 @@ export interface Settings {
    * written when the database is back.
    */
   readonly databaseWriteTimeout: Duration.Duration
+  /** `DATABASE_STATEMENT_TIMEOUT_MS`: the server cancels a request's statement that runs longer. */
+  readonly databaseStatementTimeout: Duration.Duration
   /** What the HTTP server tolerates from a client before it closes the connection. */
   readonly http: HttpLimits
 }
@@ -209,6 +211,7 @@ export const settings = (defaults: Defaults): Config.Config<Settings> =>
     databasePoolSize: positiveInt("DATABASE_POOL_SIZE", 10),
     databaseConnectTimeout: positiveInt("DATABASE_CONNECT_TIMEOUT_MS", 5_000).pipe(Config.map(Duration.millis)),
     databaseWriteTimeout: positiveInt("DATABASE_WRITE_TIMEOUT_MS", 1_000).pipe(Config.map(Duration.millis)),
+    databaseStatementTimeout: positiveInt("DATABASE_STATEMENT_TIMEOUT_MS", 5_000).pipe(Config.map(Duration.millis)),
     http: Config.all({
       headersTimeoutMs: positiveInt("HTTP_HEADERS_TIMEOUT_MS", 10_000),
       requestTimeoutMs: positiveInt("HTTP_REQUEST_TIMEOUT_MS", 30_000),

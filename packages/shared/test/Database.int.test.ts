@@ -138,6 +138,25 @@ describe("Database", () => {
     }).pipe(Effect.provide(logger))
   })
 
+  it.live("a statement that runs past DATABASE_STATEMENT_TIMEOUT_MS is cancelled; migrations are not bound by it", () =>
+    Effect.gen(function* () {
+      const url = yield* TestDatabase.freshDatabase("db_slow")
+      const slowMigration = {
+        "0001_slow": Effect.flatMap(SqlClient.SqlClient, (sql) => sql`SELECT pg_sleep(0.5)`),
+      }
+      const context = yield* Layer.build(
+        Database.layer(slowMigration).pipe(
+          Layer.provide(TestServer.config(defaults, { DATABASE_URL: url.href, DATABASE_STATEMENT_TIMEOUT_MS: "200" })),
+        ),
+      )
+      const sql = Context.get(context, SqlClient.SqlClient)
+      const started = Date.now()
+      const error = yield* Effect.flip(sql`SELECT pg_sleep(2)`)
+      assert.strictEqual(Database.errorCode(error), "57014", "query_canceled")
+      assert.isBelow(Date.now() - started, 1500)
+    }),
+  )
+
   it.live("a migration that fails stops start-up with the database's own reason", () =>
     Effect.gen(function* () {
       const url = yield* TestDatabase.freshDatabase("db_bad")

@@ -76,15 +76,18 @@ describe("a service process", () => {
     }
   })
 
-  it("a port already in use is reported by the service, and exit code 1", async () => {
+  it("a port already in use is reported before the database is tried, and exit code 1", async () => {
     const blocker = net.createServer()
     const port = await new Promise<number>((resolve) =>
       blocker.listen(0, () => resolve((blocker.address() as net.AddressInfo).port)),
     )
     try {
-      const service = start(fixture, { PORT: String(port) })
+      // Said before the database is even tried: one line, whatever the database does.
+      const closed = await freePort()
+      const service = start(fixture, { PORT: String(port), DATABASE_URL: `postgresql://svc@127.0.0.1:${closed}/x_db` })
       assert.strictEqual(await service.exited, 1)
       assert.match(String(service.lines.at(-1)?.message), /^cannot start the HTTP server: listen EADDRINUSE/)
+      assert.strictEqual(service.lines.length, 1, JSON.stringify(service.lines))
     } finally {
       blocker.close()
     }
