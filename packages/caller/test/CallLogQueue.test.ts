@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as Metrics from "@platform/shared/Metrics"
-import { ConfigProvider, Deferred, Effect, Exit, Fiber, Layer, Ref, Scope } from "effect"
+import { ConfigProvider, Deferred, Effect, Exit, Fiber, Layer, Logger, Ref, Scope } from "effect"
 import { SqlError } from "effect/sql"
 import { TestClock } from "effect/testing"
 import { CallerConfig } from "../src/Config.ts"
@@ -119,5 +119,37 @@ describe("CallLogQueue", () => {
         [0, 1, 2, 3],
       )
     }),
+  )
+
+  it.effect(
+    "a full queue while the database hangs: the request waits at most 1 s, and its row is logged in full",
+    () => {
+      const logged: Array<unknown> = []
+      const logger = Logger.layer([Logger.make(({ message }) => void logged.push(message))])
+      return Effect.gen(function* () {
+        const db = yield* database
+        // The database takes the first batch and does not answer until the end.
+        const gate = yield* Deferred.make<void>()
+        yield* Ref.set(db.hold, gate)
+        const context = yield* Layer.build(
+          queueLayer(db.repo, { CALLER_LOG_QUEUE_SIZE: "1", CALLER_LOG_BATCH_SIZE: "1" }),
+        )
+        const queue = yield* CallLogQueue.pipe(Effect.provide(context))
+        yield* queue.offer(row(1))
+        yield* Effect.yieldNow
+        yield* queue.offer(row(2))
+        const third = yield* Effect.forkChild(queue.offer(row(3)))
+        yield* TestClock.adjust("999 millis")
+        assert.isUndefined(third.pollUnsafe(), "still trying its own INSERT")
+        yield* TestClock.adjust("1 millis")
+        yield* Fiber.join(third)
+        const line = JSON.stringify(logged.find((message) => JSON.stringify(message).includes("could not be stored")))
+        assert.include(line, "the queue is full and the database did not answer within 1s")
+        assert.include(line, JSON.stringify(row(3)))
+        // The database answers again: the queued rows go in.
+        yield* Deferred.succeed(gate, undefined)
+        yield* Effect.yieldNow
+      }).pipe(Effect.provide(logger))
+    },
   )
 })

@@ -1,5 +1,6 @@
 import * as ErrorMessage from "@platform/shared/ErrorMessage"
 import * as Metrics from "@platform/shared/Metrics"
+import { ServiceConfig } from "@platform/shared/ServiceConfig"
 import { Cause, Context, Duration, Effect, Fiber, Layer, Metric, Option, Queue, Schedule } from "effect"
 import { CallerConfig } from "../Config.ts"
 import { type CallLog, CallLogsRepo } from "./CallLogsRepo.ts"
@@ -46,6 +47,10 @@ export class CallLogQueue extends Context.Service<
       const config = yield* CallerConfig
       const repo = yield* CallLogsRepo
       const queue = yield* Queue.bounded<CallLog, Cause.Done>(config.logQueueCapacity)
+      const writeTimeout = Option.match(yield* Effect.serviceOption(ServiceConfig), {
+        onNone: () => Duration.seconds(1),
+        onSome: (kernel) => kernel.databaseWriteTimeout,
+      })
 
       /** One INSERT of `rows`, counted either way. */
       const insert = (rows: ReadonlyArray<CallLog>) =>
@@ -100,8 +105,18 @@ export class CallLogQueue extends Context.Service<
         Effect.suspend(() =>
           Queue.offerUnsafe(queue, row)
             ? Effect.void
-            : // Full (or closing): this request pays for its own row instead of losing it.
+            : // Full (or closing): this request pays for its own row instead of losing it, but never
+              // waits on a database that does not answer longer than a request's write may wait.
               insert([row]).pipe(
+                Effect.timeoutOrElse({
+                  duration: writeTimeout,
+                  orElse: () =>
+                    Effect.fail(
+                      new Error(
+                        `the queue is full and the database did not answer within ${Duration.format(writeTimeout)}`,
+                      ),
+                    ),
+                }),
                 Effect.catch((error) =>
                   Effect.logError(`a call log could not be stored: ${ErrorMessage.describe(error)}`, {
                     call_log: row,
