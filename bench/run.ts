@@ -324,7 +324,9 @@ const main = async () => {
       run: () => http1({ url: `${auth.url}/verify`, method: "GET", headers: bearer }),
     },
     {
-      name: "auth POST /auth/login (bcrypt cost 10)",
+      // One account from one client: its attempts run one at a time by design (the brute-force
+      // guard's lock); logins of different accounts or clients run side by side.
+      name: "auth POST /auth/login (bcrypt cost 10, one account, one client)",
       kind: "platform",
       run: () => http1(json(`${auth.url}/auth/login`, credentials)),
     },

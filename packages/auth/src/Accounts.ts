@@ -173,24 +173,29 @@ export class Accounts extends Context.Service<
         const email = normalizeEmail(credentials.email)
         // What the failures table can hold of it (an over-long or NUL email names no account anyway).
         const attempt = { email: email.replaceAll("\u0000", "").slice(0, 255), client: client.slice(0, 64) }
-        const taken = yield* unavailable(failures.take(attempt, limits))
-        if (taken._tag === "Refused") {
+        const verdict = yield* unavailable(
+          failures.guard(attempt, limits, (emailFailures) =>
+            Effect.gen(function* () {
+              // Many clients failing on one email: each attempt on it waits longer, none is refused.
+              const beyond = emailFailures - config.maxLoginFailures
+              if (beyond > 0) yield* Effect.sleep(Duration.millis(Math.min(beyond * 100, 2000)))
+              const found = validEmail(email) ? yield* users.findByEmail(email) : Option.none()
+              const matches = yield* passwords.verify(
+                password,
+                Option.getOrUndefined(Option.map(found, (user) => user.password_hash)),
+              )
+              return matches ? found : Option.none()
+            }),
+          ),
+        )
+        if (verdict._tag === "Refused") {
           yield* Effect.logWarning("login throttled: too many failed attempts").pipe(
             Effect.annotateLogs({ email, client }),
           )
-          return yield* new TooManyAttempts({ retryAfterSeconds: taken.retryAfterSeconds })
+          return yield* new TooManyAttempts({ retryAfterSeconds: verdict.retryAfterSeconds })
         }
-        // Many clients failing on one email: each attempt on it waits longer, none is refused.
-        const beyond = taken.emailFailures - config.maxLoginFailures
-        if (beyond > 0) yield* Effect.sleep(Duration.millis(Math.min(beyond * 100, 2000)))
-        const user = validEmail(email) ? yield* unavailable(users.findByEmail(email)) : Option.none()
-        const matches = yield* passwords.verify(
-          password,
-          Option.getOrUndefined(Option.map(user, (found) => found.password_hash)),
-        )
-        if (!matches || Option.isNone(user)) return yield* new InvalidCredentials()
-        yield* unavailable(failures.succeeded(taken.id, attempt))
-        return yield* openSession(user.value, randomUUID())
+        if (Option.isNone(verdict.result)) return yield* new InvalidCredentials()
+        return yield* openSession(verdict.result.value, randomUUID())
       })
 
       const login = Effect.fn("Accounts.login")(function* (credentials: Credentials, client: string) {

@@ -1,5 +1,5 @@
 import * as Database from "@platform/shared/Database"
-import { Clock, Context, Duration, Effect, Layer, Schema, Semaphore } from "effect"
+import { Clock, Context, Duration, Effect, Layer, Option, Schema, Semaphore } from "effect"
 import { SqlClient, type SqlError, SqlSchema } from "effect/sql"
 
 /** Who is trying: the account and the client address the attempt came from. */
@@ -16,29 +16,33 @@ export interface Limits {
   readonly perClient: number
 }
 
-/** What taking an attempt answers. */
-export type Taken =
+/** What guarding an attempt answers: refused without a check, or the check's verdict. */
+export type Guarded<A> =
   | { readonly _tag: "Refused"; readonly retryAfterSeconds: number }
-  | {
-      /** Recorded as a failure until `succeeded` says otherwise. */
-      readonly _tag: "Taken"
-      readonly id: string
-      /** Failures of this email from every client in the window, for a progressive slowdown. */
-      readonly emailFailures: number
-    }
+  /** `Some`: the password was right (and what the check found); `None`: a failure, recorded. */
+  | { readonly _tag: "Checked"; readonly result: Option.Option<A> }
 
 /**
- * Failed logins in `auth_db`, so that every replica counts the same attempts. An attempt is
- * counted before its password is checked, atomically per pair and per client (an advisory lock),
- * so guesses sent at once cannot all slip under the limit: the attempt is recorded as a failure
- * and removed again when the password was right.
+ * Failed logins in `auth_db`, so that every replica counts the same attempts. The attempts of
+ * one (email, client) pair run one at a time under a transaction-scoped advisory lock, on every
+ * replica alike: guesses sent at once cannot all slip under the limit, and concurrent right
+ * passwords (a script logging in in parallel) just queue instead of being counted as failures.
  */
 export class LoginFailuresRepo extends Context.Service<
   LoginFailuresRepo,
   {
-    readonly take: (attempt: Attempt, limits: Limits) => Effect.Effect<Taken, SqlError.SqlError | Schema.SchemaError>
-    /** The attempt succeeded: it and the pair's earlier failures are forgotten. */
-    readonly succeeded: (id: string, attempt: Attempt) => Effect.Effect<void, SqlError.SqlError>
+    /**
+     * Runs `check` (the password comparison) for `attempt` unless the pair or the client is over
+     * its limit, one attempt of a pair at a time: concurrent guesses queue and each sees the
+     * failures before it, so none slips under the limit. `check` learns how many times the email
+     * failed from every client (for the slowdown); a `None` is recorded as a failure, a `Some`
+     * forgets the pair's failures.
+     */
+    readonly guard: <A, E, R>(
+      attempt: Attempt,
+      limits: Limits,
+      check: (emailFailures: number) => Effect.Effect<Option.Option<A>, E, R>,
+    ) => Effect.Effect<Guarded<A>, E | SqlError.SqlError | Schema.SchemaError, R>
   }
 >()("auth/LoginFailuresRepo") {
   static readonly layer = Layer.effect(
@@ -65,14 +69,16 @@ export class LoginFailuresRepo extends Context.Service<
           FROM login_failures
           WHERE (email = ${email} OR client = ${client}) AND failed_at > now() - make_interval(secs => ${seconds})`,
       })
-      const take = (attempt: Attempt, limits: Limits) =>
+      const guard = <A, E, R>(
+        attempt: Attempt,
+        limits: Limits,
+        check: (emailFailures: number) => Effect.Effect<Option.Option<A>, E, R>,
+      ) =>
         sql
           .withTransaction(
             Effect.gen(function* () {
               const seconds = Duration.toSeconds(limits.window)
-              // Pair first, then client, always: two attempts never wait on each other in a cycle.
               yield* sql`SELECT pg_advisory_xact_lock(hashtext(${`login|${attempt.email}|${attempt.client}`}))`
-              yield* sql`SELECT pg_advisory_xact_lock(hashtext(${`login-client|${attempt.client}`}))`
               const [now] = yield* counts({ ...attempt, seconds })
               const pair = now?.pair ?? 0
               const byClient = now?.by_client ?? 0
@@ -80,39 +86,37 @@ export class LoginFailuresRepo extends Context.Service<
                 const wait = pair >= limits.perPair ? (now?.pair_wait ?? 0) : (now?.client_wait ?? 0)
                 return { _tag: "Refused", retryAfterSeconds: Math.max(1, Math.ceil(wait)) } as const
               }
-              // Old failures of this email are dropped as new ones come, so the table stays small.
-              yield* sql`DELETE FROM login_failures
-                WHERE email = ${attempt.email} AND failed_at <= now() - make_interval(secs => ${seconds})`
-              const [row] = yield* sql<{ id: string }>`
-                INSERT INTO login_failures ${sql.insert({ email: attempt.email, client: attempt.client })}
-                RETURNING id::text`
-              return { _tag: "Taken", id: row?.id ?? "", emailFailures: now?.by_email ?? 0 } as const
+              const result = yield* check(now?.by_email ?? 0)
+              if (Option.isSome(result)) {
+                yield* sql`DELETE FROM login_failures WHERE email = ${attempt.email} AND client = ${attempt.client}`
+              } else {
+                // Old failures of this email are dropped as new ones come, so the table stays small.
+                yield* sql`DELETE FROM login_failures
+                  WHERE email = ${attempt.email} AND failed_at <= now() - make_interval(secs => ${seconds})`
+                yield* sql`INSERT INTO login_failures ${sql.insert({ email: attempt.email, client: attempt.client })}`
+              }
+              return { _tag: "Checked", result } as const
             }),
           )
-          .pipe(Database.query("LoginFailuresRepo.take"))
-      return LoginFailuresRepo.of({
-        take,
-        succeeded: (id, attempt) =>
-          sql`DELETE FROM login_failures
-              WHERE id = ${id}::bigint OR (email = ${attempt.email} AND client = ${attempt.client})`.pipe(
-            Effect.asVoid,
-            Database.query("LoginFailuresRepo.succeeded"),
-          ),
-      })
+          .pipe(Database.query("LoginFailuresRepo.guard"))
+      return LoginFailuresRepo.of({ guard })
     }),
   )
 
-  /** Failures in memory, timed by Effect's `Clock`, one attempt at a time: for domain tests. */
+  /** Failures in memory, timed by Effect's `Clock`, one attempt of a pair at a time: for domain tests. */
   static readonly layerMemory = Layer.effect(
     LoginFailuresRepo,
     Effect.gen(function* () {
       const lock = yield* Semaphore.make(1)
-      let rows: Array<{ readonly id: string; readonly email: string; readonly client: string; readonly at: number }> =
-        []
-      let next = 0
-      const take = (attempt: Attempt, limits: Limits) =>
+      let rows: Array<{ readonly email: string; readonly client: string; readonly at: number }> = []
+      const guard = <A, E, R>(
+        attempt: Attempt,
+        limits: Limits,
+        check: (emailFailures: number) => Effect.Effect<Option.Option<A>, E, R>,
+      ): Effect.Effect<Guarded<A>, E, R> =>
         lock.withPermit(
-          Effect.map(Clock.currentTimeMillis, (now): Taken => {
+          Effect.gen(function* () {
+            const now = yield* Clock.currentTimeMillis
             const length = Duration.toMillis(limits.window)
             rows = rows.filter((row) => row.at > now - length)
             const pair = rows.filter((row) => row.email === attempt.email && row.client === attempt.client)
@@ -122,21 +126,14 @@ export class LoginFailuresRepo extends Context.Service<
             if (oldest !== undefined) {
               return { _tag: "Refused", retryAfterSeconds: Math.max(1, Math.ceil((oldest.at + length - now) / 1000)) }
             }
-            const id = String(next++)
-            const emailFailures = rows.filter((row) => row.email === attempt.email).length
-            rows.push({ id, ...attempt, at: now })
-            return { _tag: "Taken", id, emailFailures }
+            const result = yield* check(rows.filter((row) => row.email === attempt.email).length)
+            if (Option.isSome(result))
+              rows = rows.filter((row) => !(row.email === attempt.email && row.client === attempt.client))
+            else rows.push({ ...attempt, at: yield* Clock.currentTimeMillis })
+            return { _tag: "Checked", result }
           }),
         )
-      return LoginFailuresRepo.of({
-        take,
-        succeeded: (id, attempt) =>
-          Effect.sync(() => {
-            rows = rows.filter(
-              (row) => row.id !== id && !(row.email === attempt.email && row.client === attempt.client),
-            )
-          }),
-      })
+      return LoginFailuresRepo.of({ guard })
     }),
   )
 }
