@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { ConfigProvider, Effect, Fiber, Layer, Ref } from "effect"
+import { ConfigProvider, Duration, Effect, Fiber, Layer, Ref } from "effect"
 import { SqlError } from "effect/sql"
 import { TestClock } from "effect/testing"
 import { GatewayConfig } from "../src/Config.ts"
@@ -115,6 +115,7 @@ describe("Idempotency-Key", () => {
             reserve: () => Effect.fail(down),
             complete: () => Effect.fail(down),
             release: () => Effect.fail(down),
+            purge: () => Effect.fail(down),
           }),
         ),
       ),
@@ -124,4 +125,19 @@ describe("Idempotency-Key", () => {
 
 const down = new SqlError.SqlError({
   reason: new SqlError.ConnectionError({ cause: new Error("connection refused"), message: "down" }),
+})
+
+describe("idempotency keys expire even if never presented again", () => {
+  it.effect("purge removes records older than the TTL, and only those", () =>
+    Effect.gen(function* () {
+      const repo = yield* IdempotencyRepo
+      assert.isTrue(yield* repo.reserve("old", "Ada"))
+      yield* TestClock.adjust("30 seconds")
+      assert.isTrue(yield* repo.reserve("young", "Ada"))
+      yield* TestClock.adjust("31 seconds")
+      yield* repo.purge(Duration.seconds(60))
+      assert.isTrue(yield* repo.reserve("old", "Ada"), "the old key is free again")
+      assert.isFalse(yield* repo.reserve("young", "Ada"), "the young one is still held")
+    }).pipe(Effect.provide(IdempotencyRepo.layerMemory)),
+  )
 })

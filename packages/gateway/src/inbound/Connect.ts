@@ -39,7 +39,11 @@ export const GatewayConnect = Connect.layer({
     invokeCustom: (request, context) =>
       Effect.gen(function* () {
         const gateway = yield* Gateway
-        const key = context.requestHeader.get("idempotency-key") ?? ""
+        const presented = context.requestHeader.get("idempotency-key") ?? ""
+        // A key is its user's: another user's same key neither replays nor blocks this one. The
+        // edge's forward-auth sets X-User-Id (a client's own is removed before it).
+        const owner = context.requestHeader.get("x-user-id") ?? ""
+        const key = presented === "" ? "" : owner === "" ? presented : `${owner}/${presented}`
         const call = gateway.invoke(request.name)
         const message =
           key === ""

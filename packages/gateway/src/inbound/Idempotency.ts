@@ -54,6 +54,12 @@ export class Idempotency extends Context.Service<
     Effect.gen(function* () {
       const config = yield* GatewayConfig
       const keys = yield* IdempotencyRepo
+      // Keys nobody presents again expire too: the table holds one TTL of keys, not all of them.
+      yield* keys.purge(config.idempotencyTtl).pipe(
+        Effect.catchCause((cause) => Effect.logWarning("could not purge expired idempotency keys", cause)),
+        Effect.repeat(Schedule.spaced(Duration.minutes(10))),
+        Effect.forkScoped,
+      )
 
       /** A store failure does not fail the call: the call runs, the store is skipped. */
       const orElse = <A>(effect: Effect.Effect<A, unknown>, fallback: A) =>

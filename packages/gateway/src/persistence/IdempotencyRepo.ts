@@ -27,6 +27,8 @@ export class IdempotencyRepo extends Context.Service<
     ) => Effect.Effect<void, SqlError.SqlError>
     /** Gives the key up (the call was cancelled before it had an outcome). */
     readonly release: (key: string) => Effect.Effect<void, SqlError.SqlError>
+    /** Removes every record older than `ttl` (keys never presented again would stay for good). */
+    readonly purge: (ttl: Duration.Duration) => Effect.Effect<void, SqlError.SqlError>
   }
 >()("gateway/IdempotencyRepo") {
   static readonly layer = Layer.effect(
@@ -68,6 +70,12 @@ export class IdempotencyRepo extends Context.Service<
             Effect.asVoid,
             Database.query("IdempotencyRepo.release"),
           ),
+        purge: (ttl) =>
+          sql`DELETE FROM idempotency_keys
+              WHERE created_at <= now() - make_interval(secs => ${Duration.toSeconds(ttl)})`.pipe(
+            Effect.asVoid,
+            Database.query("IdempotencyRepo.purge"),
+          ),
       })
     }),
   )
@@ -102,6 +110,10 @@ export class IdempotencyRepo extends Context.Service<
         Effect.sync(() => {
           if (records.get(key)?.done === false) records.delete(key)
         }),
+      purge: (ttl) =>
+        Effect.map(Clock.currentTimeMillis, (now) => {
+          for (const [key, record] of records) if (record.createdAt <= now - Duration.toMillis(ttl)) records.delete(key)
+        }),
     })
   })
 
@@ -111,5 +123,6 @@ export class IdempotencyRepo extends Context.Service<
     reserve: () => Effect.succeed(true),
     complete: () => Effect.void,
     release: () => Effect.void,
+    purge: () => Effect.void,
   })
 }
