@@ -9,7 +9,7 @@ import { Layer } from "effect"
 import { HttpApiBuilder } from "effect/http-api"
 import { Accounts } from "./Accounts.ts"
 import { AuthConfig } from "./Config.ts"
-import { AccountsHttp, TokensHttp } from "./inbound/Http.ts"
+import { AccountsHttp, BearerChallenge, TokensHttp } from "./inbound/Http.ts"
 import { Passwords } from "./Passwords.ts"
 import { LoginFailuresRepo } from "./persistence/LoginFailuresRepo.ts"
 import { migrations } from "./persistence/migrations/index.ts"
@@ -36,7 +36,7 @@ const Persistence = Database.layerOptional({
 const Routes = Layer.mergeAll(
   HttpApiBuilder.layer(AuthApi).pipe(Layer.provide([AccountsHttp, TokensHttp])),
   Health.layer(HealthAnswers.restServices),
-)
+).pipe(Layer.provide(BearerChallenge))
 
 /** auth on the given HTTP server; the database and keys are ready before the port opens. */
 export const layer = <E, R>(server: Layer.Layer<Server.Services, E, R>) =>

@@ -76,7 +76,8 @@ export const settings = {
       "tracestate",
       "baggage",
     ],
-    exposedHeaders: ["Grpc-Status", "Grpc-Message", "Grpc-Status-Details-Bin"],
+    // WWW-Authenticate: a browser on another origin tells the edge's refusal of its token by it.
+    exposedHeaders: ["Grpc-Status", "Grpc-Message", "Grpc-Status-Details-Bin", "WWW-Authenticate"],
     maxAgeSeconds: 7200,
     defaultOrigins: ["http://localhost:30081"],
   },

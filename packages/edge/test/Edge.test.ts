@@ -74,7 +74,7 @@ describe("CORS", () => {
     assert.deepStrictEqual(Cors.responseHeaders({ origin: "http://localhost:30081" }, allowed), {
       vary: "Origin",
       "access-control-allow-origin": "http://localhost:30081",
-      "access-control-expose-headers": "Grpc-Status,Grpc-Message,Grpc-Status-Details-Bin",
+      "access-control-expose-headers": "Grpc-Status,Grpc-Message,Grpc-Status-Details-Bin,WWW-Authenticate",
     })
     assert.isFalse(Cors.isPreflight("OPTIONS", {}), "an OPTIONS without CORS headers is a request")
   })

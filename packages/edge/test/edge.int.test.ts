@@ -154,6 +154,9 @@ layer(PlatformLive, { excludeTestServices: true, timeout: "60 seconds" })(
         assert.strictEqual(response.status, 401)
         assert.deepStrictEqual(yield* Effect.promise(() => response.json()), { error: "missing bearer token" })
         assert.strictEqual(response.headers.get("access-control-allow-origin"), "http://localhost:30081")
+        // auth's challenge, which tells a client the edge refused it (refresh), readable cross-origin.
+        assert.match(response.headers.get("www-authenticate") ?? "", /^Bearer /)
+        assert.include(response.headers.get("access-control-expose-headers") ?? "", "WWW-Authenticate")
       }),
     )
 

@@ -16,7 +16,8 @@ const client = (session: Session, valid: () => string) =>
         service(GreeterService, {
           greet: (request, context) => {
             if (context.requestHeader.get("authorization") !== `Bearer ${valid()}`) {
-              throw new ConnectError("invalid token", Code.Unauthenticated)
+              // As the edge's forward-auth refuses: auth's challenge comes with it.
+              throw new ConnectError("invalid token", Code.Unauthenticated, { "www-authenticate": "Bearer" })
             }
             return {
               message: `Hello ${request.name} from greeter-service!`,
@@ -91,6 +92,36 @@ describe("authInterceptor", () => {
       .greet({ name: "Ada" })
       .then(() => undefined, ConnectError.from)
     assert.strictEqual(error?.code, Code.Unauthenticated)
+    assert.strictEqual(refreshes, 0)
+  })
+
+  it("a service's own unauthenticated (lang's 401 through the gateway) is not resent: the call ran once", async () => {
+    let refreshes = 0
+    let calls = 0
+    const session = makeSession({
+      refresh: async () => {
+        refreshes += 1
+        return { token: "access-2", refreshToken: "refresh-2" }
+      },
+    })
+    session.signIn(signedIn)
+    const greeter = createClient(
+      GreeterService,
+      createRouterTransport(
+        ({ service }) => {
+          service(GreeterService, {
+            greet: () => {
+              calls += 1
+              throw new ConnectError("custom-lang-service returned 401", Code.Unauthenticated)
+            },
+          })
+        },
+        { transport: { interceptors: [authInterceptor(session)] } },
+      ),
+    )
+    const error = await greeter.greet({ name: "unauthorized" }).catch((e: unknown) => ConnectError.from(e))
+    assert.strictEqual(error instanceof ConnectError ? error.code : undefined, Code.Unauthenticated)
+    assert.strictEqual(calls, 1)
     assert.strictEqual(refreshes, 0)
   })
 })

@@ -1,7 +1,7 @@
 import { AuthApi, MissingBearer } from "@platform/contracts/AuthApi"
 import * as ClientAddress from "@platform/shared/ClientAddress"
 import { Effect, Option } from "effect"
-import { HttpServerRequest } from "effect/http"
+import { HttpRouter, HttpServerRequest, HttpServerResponse } from "effect/http"
 import { HttpApiBuilder, HttpApiSchema } from "effect/http-api"
 import { Accounts } from "../Accounts.ts"
 import { AuthConfig } from "../Config.ts"
@@ -70,3 +70,19 @@ export const TokensHttp = HttpApiBuilder.group(AuthApi, "tokens", (handlers) =>
       )
   }),
 )
+
+/**
+ * RFC 6750 §3: `/verify`'s 401 names the scheme (`WWW-Authenticate: Bearer`). The edge passes it to
+ * the client with the refusal, which is how a client tells "the edge refused my token" (refresh
+ * the session) from a service's own `unauthenticated` (lang's 401 through the gateway: resending
+ * would run the call twice).
+ */
+export const BearerChallenge = HttpRouter.middleware((httpApp) =>
+  Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) =>
+    Effect.map(httpApp, (response) =>
+      response.status === 401 && request.url.split("?")[0] === "/verify"
+        ? HttpServerResponse.setHeader(response, "www-authenticate", 'Bearer realm="platform", error="invalid_token"')
+        : response,
+    ),
+  ),
+).layer
