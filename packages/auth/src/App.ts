@@ -6,7 +6,7 @@ import * as Health from "@platform/shared/Health"
 import * as RestApi from "@platform/shared/RestApi"
 import * as Server from "@platform/shared/Server"
 import { Layer } from "effect"
-import { HttpApiBuilder } from "effect/http-api"
+import { HttpApiBuilder, HttpApiScalar } from "effect/http-api"
 import { Accounts } from "./Accounts.ts"
 import { AuthConfig } from "./Config.ts"
 import { AccountsHttp, BearerChallenge, TokensHttp } from "./inbound/Http.ts"
@@ -34,7 +34,9 @@ const Persistence = Database.layerOptional({
 })
 
 const Routes = Layer.mergeAll(
-  HttpApiBuilder.layer(AuthApi).pipe(Layer.provide([AccountsHttp, TokensHttp])),
+  HttpApiBuilder.layer(AuthApi, { openapiPath: "/openapi.json" }).pipe(Layer.provide([AccountsHttp, TokensHttp])),
+  // The contract as OpenAPI 3, and a page to try it (Scalar, bundled: no CDN).
+  HttpApiScalar.layer(AuthApi),
   Health.layer(HealthAnswers.restServices),
 ).pipe(Layer.provide(BearerChallenge))
 

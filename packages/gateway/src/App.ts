@@ -7,7 +7,7 @@ import * as GrpcReflection from "@platform/shared/GrpcReflection"
 import * as Health from "@platform/shared/Health"
 import * as Server from "@platform/shared/Server"
 import { Layer } from "effect"
-import { HttpApiBuilder } from "effect/http-api"
+import { HttpApiBuilder, HttpApiScalar } from "effect/http-api"
 import { GatewayConfig } from "./Config.ts"
 import { LangClient } from "./clients/LangClient.ts"
 import { Gateway } from "./Gateway.ts"
@@ -35,7 +35,9 @@ const Domain = Layer.merge(Gateway.layer, Idempotency.layer).pipe(
 
 const Routes = Layer.mergeAll(
   GatewayConnect,
-  HttpApiBuilder.layer(GatewayApi).pipe(Layer.provide(ResilienceHttp)),
+  HttpApiBuilder.layer(GatewayApi, { openapiPath: "/openapi.json" }).pipe(Layer.provide(ResilienceHttp)),
+  // The contract as OpenAPI 3, and a page to try it (Scalar, bundled: no CDN).
+  HttpApiScalar.layer(GatewayApi),
   Health.layer(HealthAnswers.connectServices),
   // grpcurl and buf curl without the .proto files; Kubernetes' gRPC probes.
   GrpcReflection.layer([GatewayService]),

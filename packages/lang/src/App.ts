@@ -6,7 +6,7 @@ import * as Health from "@platform/shared/Health"
 import * as RestApi from "@platform/shared/RestApi"
 import * as Server from "@platform/shared/Server"
 import { Layer } from "effect"
-import { HttpApiBuilder } from "effect/http-api"
+import { HttpApiBuilder, HttpApiScalar } from "effect/http-api"
 import { LangHttp } from "./inbound/Http.ts"
 import { Lang } from "./Lang.ts"
 import { ExecutionsRepo } from "./persistence/ExecutionsRepo.ts"
@@ -21,7 +21,9 @@ const Persistence = Database.layerOptional({
 })
 
 const Routes = Layer.mergeAll(
-  HttpApiBuilder.layer(LangApi).pipe(Layer.provide(LangHttp)),
+  HttpApiBuilder.layer(LangApi, { openapiPath: "/openapi.json" }).pipe(Layer.provide(LangHttp)),
+  // The contract as OpenAPI 3, and a page to try it (Scalar, bundled: no CDN).
+  HttpApiScalar.layer(LangApi),
   Health.layer(HealthAnswers.restServices),
 )
 

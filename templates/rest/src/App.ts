@@ -5,7 +5,7 @@ import * as Health from "@platform/shared/Health"
 import * as RestApi from "@platform/shared/RestApi"
 import * as Server from "@platform/shared/Server"
 import { Layer } from "effect"
-import { HttpApiBuilder } from "effect/http-api"
+import { HttpApiBuilder, HttpApiScalar } from "effect/http-api"
 import { SpecimenApi } from "./Api.ts"
 import { SpecimenConfig } from "./Config.ts"
 import { Entries } from "./Entries.ts"
@@ -18,7 +18,9 @@ export const defaults = { name: "specimen", port: 8097 } as const
 const Persistence = Database.layerOptional({ migrations, enabled: EntriesRepo.layer, disabled: EntriesRepo.disabled })
 
 const Routes = Layer.mergeAll(
-  HttpApiBuilder.layer(SpecimenApi).pipe(Layer.provide(EntriesHttp)),
+  HttpApiBuilder.layer(SpecimenApi, { openapiPath: "/openapi.json" }).pipe(Layer.provide(EntriesHttp)),
+  // The contract as OpenAPI 3, and a page to try it (Scalar, bundled: no CDN).
+  HttpApiScalar.layer(SpecimenApi),
   Health.layer(HealthAnswers.restServices),
 )
 
