@@ -83,7 +83,11 @@ const run = (what: string, command: string, args: ReadonlyArray<string>, cwd = r
     ),
   )
 
-const install = run("linking the workspace (pnpm install)", "pnpm", ["install", "--prefer-offline"])
+const install = run("linking the workspace (pnpm install)", "pnpm", [
+  "install",
+  "--prefer-offline",
+  "--no-frozen-lockfile",
+])
 
 const newService = Effect.fnUntraced(function* (args: ReadonlyArray<string>) {
   const { values, positionals } = yield* Effect.try({
