@@ -69,7 +69,18 @@ export const ResilienceSnapshot = Schema.Struct({
     timeoutMs: Schema.Int,
     consecutiveFailuresToTrip: Schema.Int,
   }),
-  budget: Schema.Struct({ tokens: Schema.Number, capacity: Schema.Number, refillPerSecond: Schema.Number }),
+  /**
+   * bucket: `tokens` of `capacity`, refilled at `refillPerSecond`. ratio: `tokens` retries left in
+   * the window, which allows `ratio` of its requests plus `capacity` (`refillPerSecond` × window).
+   */
+  budget: Schema.Struct({
+    mode: Schema.Literals(["bucket", "ratio"]),
+    tokens: Schema.Number,
+    capacity: Schema.Number,
+    refillPerSecond: Schema.Number,
+    ratio: Schema.optional(Schema.Number),
+    windowMs: Schema.optional(Schema.Int),
+  }),
 })
 export type ResilienceSnapshot = typeof ResilienceSnapshot.Type
 

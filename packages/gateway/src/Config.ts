@@ -1,4 +1,4 @@
-import { httpUrl, invalid, optionalString, positiveInt } from "@platform/shared/ServiceConfig"
+import { httpUrl, invalid, oneOf, optionalString, positiveInt } from "@platform/shared/ServiceConfig"
 import { Config, Context, Duration, Layer, Option } from "effect"
 
 /** Every knob has the contract's value by default; tests and operators can shorten them. */
@@ -9,8 +9,13 @@ export interface Settings {
   readonly breakerInterval: Duration.Duration
   readonly breakerTimeout: Duration.Duration
   readonly breakerConsecutiveFailures: number
+  /** `bucket` (the contract's token bucket) or `ratio` (a share of the traffic, as Linkerd). */
+  readonly budgetMode: "bucket" | "ratio"
   readonly budgetCapacity: number
   readonly budgetRefillPerSecond: number
+  readonly budgetRatio: number
+  readonly budgetMinPerSecond: number
+  readonly budgetWindowMs: number
   /** How long an `Idempotency-Key`'s outcome is kept. */
   readonly idempotencyTtl: Duration.Duration
 }
@@ -38,8 +43,13 @@ export const settings: Config.Config<Settings> = Config.all({
   breakerInterval: count("GATEWAY_BREAKER_INTERVAL_MS", 10_000).pipe(Config.map(Duration.millis)),
   breakerTimeout: millis("GATEWAY_BREAKER_TIMEOUT_MS", 30_000),
   breakerConsecutiveFailures: positiveInt("GATEWAY_BREAKER_CONSECUTIVE_FAILURES", 5),
+  budgetMode: oneOf("GATEWAY_RETRY_BUDGET_MODE", ["bucket", "ratio"], "bucket"),
   budgetCapacity: count("GATEWAY_RETRY_BUDGET_CAPACITY", 20),
   budgetRefillPerSecond: count("GATEWAY_RETRY_BUDGET_REFILL_PER_SECOND", 10),
+  // Linkerd's defaults: retries at most 20 % of the requests of the last 10 s, plus 10/s.
+  budgetRatio: count("GATEWAY_RETRY_BUDGET_RATIO", 0.2),
+  budgetMinPerSecond: count("GATEWAY_RETRY_BUDGET_MIN_PER_SECOND", 10),
+  budgetWindowMs: positiveInt("GATEWAY_RETRY_BUDGET_WINDOW_MS", 10_000),
   idempotencyTtl: millis("GATEWAY_IDEMPOTENCY_TTL_MS", 24 * 60 * 60 * 1000),
 })
 

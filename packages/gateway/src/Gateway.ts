@@ -77,6 +77,8 @@ export class Gateway extends Context.Service<
         const invalid = problem(name)
         if (invalid !== undefined) return yield* new InvalidName({ message: `name ${invalid}` })
         yield* Effect.annotateCurrentSpan({ "gateway.name": name })
+        // A request, not a retry: what a ratio budget's share is of.
+        yield* budget.deposit
         let attempts = 0
         return yield* Effect.suspend(() => attempt(name, ++attempts)).pipe(
           Effect.retry(policy),

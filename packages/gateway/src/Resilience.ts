@@ -33,11 +33,17 @@ export class Resilience extends Context.Service<
         timeout: config.breakerTimeout,
         readyToTrip: (counts) => counts.consecutiveFailures >= trips,
       })
-      const budget = yield* RetryBudget.make({
-        name: "custom-lang-service",
-        capacity: config.budgetCapacity,
-        refillPerSecond: config.budgetRefillPerSecond,
-      })
+      const budget = yield* RetryBudget.fromPolicy(
+        config.budgetMode === "bucket"
+          ? { mode: "bucket", capacity: config.budgetCapacity, refillPerSecond: config.budgetRefillPerSecond }
+          : {
+              mode: "ratio",
+              ratio: config.budgetRatio,
+              minPerSecond: config.budgetMinPerSecond,
+              windowMs: config.budgetWindowMs,
+            },
+        "custom-lang-service",
+      )
       yield* BreakerMetrics.observe(breaker)
       yield* BudgetMetrics.observe(budget)
       const snapshot = Effect.gen(function* () {
@@ -51,7 +57,13 @@ export class Resilience extends Context.Service<
             timeoutMs: Duration.toMillis(config.breakerTimeout),
             consecutiveFailuresToTrip: trips,
           },
-          budget: { tokens: yield* budget.tokens, capacity: budget.capacity, refillPerSecond: budget.refillPerSecond },
+          budget: {
+            mode: budget.policy.mode,
+            tokens: yield* budget.tokens,
+            capacity: budget.capacity,
+            refillPerSecond: budget.refillPerSecond,
+            ...(budget.policy.mode === "ratio" ? { ratio: budget.policy.ratio, windowMs: budget.policy.windowMs } : {}),
+          },
         }
       })
       // Time alone opens, half-opens and refills: bring the gauges up to date for each scrape.

@@ -30,6 +30,8 @@ interface World {
   readonly stormGateway: string
   /** Behind the delaying proxy. */
   readonly slowGateway: string
+  /** Retries only, from a ratio budget: 20 % of the last 2 s's requests plus 2/s. */
+  readonly ratioGateway: string
 }
 class WorldUnderTest extends Context.Service<WorldUnderTest, World>()("test/World") {}
 
@@ -65,7 +67,7 @@ const WorldLive = Layer.effect(
       GATEWAY_BREAKER_TIMEOUT_MS: String(BREAKER_TIMEOUT_MS),
       GATEWAY_BREAKER_INTERVAL_MS: "60000",
     }
-    const [gateway, stormGateway, slowGateway] = yield* Effect.all(
+    const [gateway, stormGateway, slowGateway, ratioGateway] = yield* Effect.all(
       [
         service(gatewayMain, {
           CUSTOM_LANG_BASE_URL: lang,
@@ -81,10 +83,18 @@ const WorldLive = Layer.effect(
           GATEWAY_RETRY_BUDGET_REFILL_PER_SECOND: "2",
         }),
         service(gatewayMain, { CUSTOM_LANG_BASE_URL: slowLang, ...short }),
+        service(gatewayMain, {
+          CUSTOM_LANG_BASE_URL: lang,
+          GATEWAY_BREAKER_CONSECUTIVE_FAILURES: "1000000",
+          GATEWAY_RETRY_BUDGET_MODE: "ratio",
+          GATEWAY_RETRY_BUDGET_RATIO: "0.2",
+          GATEWAY_RETRY_BUDGET_MIN_PER_SECOND: "2",
+          GATEWAY_RETRY_BUDGET_WINDOW_MS: "2000",
+        }),
       ],
       { concurrency: "unbounded" },
     )
-    return { lang, langDatabase, delay, gateway, gatewayDatabase, stormGateway, slowGateway }
+    return { lang, langDatabase, delay, gateway, gatewayDatabase, stormGateway, slowGateway, ratioGateway }
   }),
 )
 
@@ -198,6 +208,35 @@ layer(WorldLive, { excludeTestServices: true, timeout: "120 seconds" })("gateway
       assert.isAtMost(retries, 5 + 2 * elapsedSeconds, `${attempts} attempts for ${requests} requests`)
       assert.isAtLeast(retries, 5, "the budget's capacity was spent")
       assert.isBelow(attempts, 2 * requests, "without the budget every call would have retried")
+    }),
+  )
+
+  it.effect("ratio mode: with lang answering 503 to everything, lang sees at most 1.2 × requests + 2/s", () =>
+    Effect.gen(function* () {
+      const world = yield* WorldUnderTest
+      const name = "unavailable"
+      const before = yield* executions(name)
+      const started = Date.now()
+      let requests = 0
+      // A steady 50 requests/s for 4 s: two windows' worth.
+      while (Date.now() - started < 4000) {
+        yield* Effect.forkChild(invoke(world.ratioGateway, name))
+        requests++
+        yield* Effect.sleep("20 millis")
+      }
+      yield* Effect.sleep("500 millis")
+      const elapsedSeconds = (Date.now() - started) / 1000
+      const attempts = (yield* executions(name)) - before
+      const retries = attempts - requests
+      const snapshot = (yield* resilience(world.ratioGateway)) as unknown as { budget: { mode: string } }
+      assert.strictEqual(snapshot.budget.mode, "ratio")
+      // The reserve (2/s × 2 s) once per window begun, and the share of the requests.
+      assert.isAtMost(
+        attempts,
+        1.2 * requests + 2 * (elapsedSeconds + 2),
+        `${attempts} attempts for ${requests} requests`,
+      )
+      assert.isAtLeast(retries, 0.1 * requests, "retries grow with the traffic, beyond the 2/s reserve")
     }),
   )
 

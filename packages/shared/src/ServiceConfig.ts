@@ -160,6 +160,23 @@ export const cidrList = (name: string, fallback: ReadonlyArray<string>) =>
     }),
   )
 
+/** One of `choices`, `fallback` when unset; anything else names the variable and the choices. */
+export const oneOf = <const C extends string>(name: string, choices: ReadonlyArray<C>, fallback: C) =>
+  optionalString(name).pipe(
+    Config.flatMap(
+      Option.match({
+        onNone: () => Config.succeed<C>(fallback),
+        onSome: (raw) => {
+          const value = raw.trim().toLowerCase()
+          const found = choices.find((choice) => choice === value)
+          return found !== undefined
+            ? Config.succeed<C>(found)
+            : invalid(name, `expected one of ${choices.join(", ")}, got ${JSON.stringify(raw)}`)
+        },
+      }),
+    ),
+  )
+
 /** `true`/`false` (also `1`/`0`, `yes`/`no`), `fallback` when unset; anything else names the variable. */
 export const flag = (name: string, fallback: boolean) =>
   optionalString(name).pipe(

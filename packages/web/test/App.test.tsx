@@ -26,7 +26,7 @@ const snapshot = (state: "closed" | "half-open" | "open"): ResilienceSnapshot =>
     timeoutMs: 30_000,
     consecutiveFailuresToTrip: 5,
   },
-  budget: { tokens: 19.5, capacity: 20, refillPerSecond: 10 },
+  budget: { mode: "bucket", tokens: 19.5, capacity: 20, refillPerSecond: 10 },
 })
 
 const api = (overrides: Partial<Api> = {}): Api => ({

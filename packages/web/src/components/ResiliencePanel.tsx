@@ -38,8 +38,9 @@ export function ResiliencePanel() {
           </dd>
           <dt>Retry budget</dt>
           <dd data-testid="budget">
-            {query.data.budget.tokens.toFixed(1)} of {query.data.budget.capacity} tokens, +
-            {query.data.budget.refillPerSecond}/s
+            {query.data.budget.mode === "ratio"
+              ? `${query.data.budget.tokens.toFixed(1)} retries left (${Math.round((query.data.budget.ratio ?? 0) * 100)} % of requests + ${query.data.budget.refillPerSecond}/s over ${(query.data.budget.windowMs ?? 0) / 1000} s)`
+              : `${query.data.budget.tokens.toFixed(1)} of ${query.data.budget.capacity} tokens, +${query.data.budget.refillPerSecond}/s`}
           </dd>
         </dl>
       )}
