@@ -1,10 +1,13 @@
 /**
- * Resilience primitives for Effect: a circuit breaker with sony/gobreaker's semantics, a retry
- * budget that gates any retry `Schedule`, the token bucket both are built on, and observers that
- * publish them as metrics, logs and span events.
+ * Resilience primitives for Effect: a circuit breaker with sony/gobreaker's semantics, retry
+ * budgets (a token bucket or a share of traffic) that gate any retry `Schedule`, a bulkhead with a
+ * bounded queue, the pure arithmetic of the budgets, and observers that publish them as metrics,
+ * logs and span events.
  */
 export * as BreakerMetrics from "./BreakerMetrics.ts"
 export * as BudgetMetrics from "./BudgetMetrics.ts"
+export * as Bulkhead from "./Bulkhead.ts"
+export * as BulkheadMetrics from "./BulkheadMetrics.ts"
 export * as CircuitBreaker from "./CircuitBreaker.ts"
 export * as RetryBudget from "./RetryBudget.ts"
 export * as RetryWindow from "./RetryWindow.ts"
