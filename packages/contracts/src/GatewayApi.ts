@@ -43,6 +43,8 @@ export const invokeCodes = {
   attemptTimedOut: "deadline_exceeded",
   /** lang could not be reached, or answered something that is not the contract. */
   langFailed: "internal",
+  /** Beyond: the bulkhead in front of lang is full (calls running and waiting at their limits). */
+  bulkheadRejected: "resource_exhausted",
   /** Beyond: a name that cannot be recorded. */
   invalidName: "invalid_argument",
   /** Beyond: an `Idempotency-Key` used before for another name. */
@@ -81,6 +83,15 @@ export const ResilienceSnapshot = Schema.Struct({
     ratio: Schema.optional(Schema.Number),
     windowMs: Schema.optional(Schema.Int),
   }),
+  /** Calls to lang running and waiting now, and the limits beyond which a call is refused at once. */
+  bulkhead: Schema.optional(
+    Schema.Struct({
+      inFlight: Schema.Int,
+      queued: Schema.Int,
+      maxConcurrent: Schema.Int,
+      maxQueued: Schema.Int,
+    }),
+  ),
 })
 export type ResilienceSnapshot = typeof ResilienceSnapshot.Type
 

@@ -16,6 +16,9 @@ export interface Settings {
   readonly budgetRatio: number
   readonly budgetMinPerSecond: number
   readonly budgetWindowMs: number
+  /** Calls to lang that may run at once, and wait beyond those, before one is refused at once. */
+  readonly langMaxConcurrent: number
+  readonly langMaxQueued: number
   /** How long an `Idempotency-Key`'s outcome is kept. */
   readonly idempotencyTtl: Duration.Duration
 }
@@ -50,6 +53,10 @@ export const settings: Config.Config<Settings> = Config.all({
   budgetRatio: count("GATEWAY_RETRY_BUDGET_RATIO", 0.2),
   budgetMinPerSecond: count("GATEWAY_RETRY_BUDGET_MIN_PER_SECOND", 10),
   budgetWindowMs: positiveInt("GATEWAY_RETRY_BUDGET_WINDOW_MS", 10_000),
+  // lang answers in about a millisecond: 100 running calls is 50,000 req/s at 2 ms each, and
+  // 100 hanging ones (a 1 s attempt timeout each) are what a stuck lang may hold of the gateway.
+  langMaxConcurrent: positiveInt("GATEWAY_LANG_MAX_CONCURRENT", 100),
+  langMaxQueued: count("GATEWAY_LANG_MAX_QUEUED", 100),
   idempotencyTtl: millis("GATEWAY_IDEMPOTENCY_TTL_MS", 24 * 60 * 60 * 1000),
 })
 

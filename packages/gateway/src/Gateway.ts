@@ -8,6 +8,7 @@ import {
   type AttemptFailure,
   AttemptTimedOut,
   type BreakerRejected,
+  type BulkheadRejected,
   InvalidName,
   type InvokeFailure,
   isRetryable,
@@ -16,7 +17,8 @@ import { InvocationsRepo } from "./persistence/InvocationsRepo.ts"
 import { Resilience } from "./Resilience.ts"
 
 /**
- * InvokeCustom: lang's `POST /invoke` behind the circuit breaker (around each attempt), with a
+ * InvokeCustom: lang's `POST /invoke` behind the circuit breaker (around each attempt) and a
+ * bulkhead (at most so many attempts running and waiting, the rest refused at once), with a
  * per-attempt timeout and one retry when the failure is retryable and the retry budget gives a
  * token. Every outcome, success or failure (a cancelled call too), is written to `invocations`
  * before the answer.
@@ -30,11 +32,13 @@ export class Gateway extends Context.Service<
     Effect.gen(function* () {
       const config = yield* GatewayConfig
       const lang = yield* LangClient
-      const { breaker, budget } = yield* Resilience
+      const { breaker, budget, bulkhead } = yield* Resilience
       const invocations = yield* InvocationsRepo
       // The contract's policy: one retry of a retryable failure, if the budget gives a token.
       const policy = Schedule.recurs(1).pipe(
-        Schedule.while(({ input }: { readonly input: AttemptFailure | BreakerRejected }) => isRetryable(input)),
+        Schedule.while(({ input }: { readonly input: AttemptFailure | BreakerRejected | BulkheadRejected }) =>
+          isRetryable(input),
+        ),
         RetryBudget.gate(budget),
       )
       const timedOut = new AttemptTimedOut({
@@ -58,19 +62,19 @@ export class Gateway extends Context.Service<
        * never open the breaker.
        */
       const attempt = (name: string, number: number) =>
-        lang
-          .invoke(name)
-          .pipe(
-            Effect.timeoutOrElse({ duration: config.attemptTimeout, orElse: () => Effect.fail(timedOut) }),
-            breaker.execute,
-            Effect.withSpan(
-              "Gateway.attempt",
-              { attributes: { "gateway.attempt": number } },
-              { captureStackTrace: false },
-            ),
-            Effect.forkIn(attempts),
-            Effect.flatMap(Fiber.join),
-          )
+        lang.invoke(name).pipe(
+          Effect.timeoutOrElse({ duration: config.attemptTimeout, orElse: () => Effect.fail(timedOut) }),
+          breaker.execute,
+          // Outside the breaker: a full bulkhead says nothing about lang, and is not a failure of it.
+          bulkhead.execute,
+          Effect.withSpan(
+            "Gateway.attempt",
+            { attributes: { "gateway.attempt": number } },
+            { captureStackTrace: false },
+          ),
+          Effect.forkIn(attempts),
+          Effect.flatMap(Fiber.join),
+        )
 
       const invoke = Effect.fn("Gateway.invoke")(function* (requested: string) {
         const name = requested === "" ? DEFAULT_NAME : requested

@@ -1,6 +1,8 @@
 import type { ResilienceSnapshot } from "@platform/contracts/GatewayApi"
 import * as BreakerMetrics from "@platform/resilience/BreakerMetrics"
 import * as BudgetMetrics from "@platform/resilience/BudgetMetrics"
+import * as Bulkhead from "@platform/resilience/Bulkhead"
+import * as BulkheadMetrics from "@platform/resilience/BulkheadMetrics"
 import * as CircuitBreaker from "@platform/resilience/CircuitBreaker"
 import * as RetryBudget from "@platform/resilience/RetryBudget"
 import * as Metrics from "@platform/shared/Metrics"
@@ -9,8 +11,8 @@ import { GatewayConfig } from "./Config.ts"
 import type { AttemptFailure } from "./errors.ts"
 
 /**
- * The gateway's breaker and retry budget, one of each for the process: every call to lang goes
- * through the same breaker and draws retries from the same budget. Both are published as
+ * The gateway's breaker, retry budget and bulkhead, one of each for the process: every call to
+ * lang goes through the same bulkhead and breaker and draws retries from the same budget. Both are published as
  * metrics, logs and span events for as long as the service runs.
  */
 export class Resilience extends Context.Service<
@@ -18,6 +20,7 @@ export class Resilience extends Context.Service<
   {
     readonly breaker: CircuitBreaker.CircuitBreaker<AttemptFailure>
     readonly budget: RetryBudget.RetryBudget
+    readonly bulkhead: Bulkhead.Bulkhead
     readonly snapshot: Effect.Effect<ResilienceSnapshot>
   }
 >()("gateway/Resilience") {
@@ -44,7 +47,13 @@ export class Resilience extends Context.Service<
             },
         "custom-lang-service",
       )
+      const bulkhead = yield* Bulkhead.make({
+        name: "custom-lang-service",
+        maxConcurrent: config.langMaxConcurrent,
+        maxQueued: config.langMaxQueued,
+      })
       yield* BreakerMetrics.observe(breaker)
+      yield* BulkheadMetrics.observe(bulkhead)
       yield* BudgetMetrics.observe(budget)
       const snapshot = Effect.gen(function* () {
         return {
@@ -64,11 +73,17 @@ export class Resilience extends Context.Service<
             refillPerSecond: budget.refillPerSecond,
             ...(budget.policy.mode === "ratio" ? { ratio: budget.policy.ratio, windowMs: budget.policy.windowMs } : {}),
           },
+          bulkhead: {
+            inFlight: yield* bulkhead.inFlight,
+            queued: yield* bulkhead.queued,
+            maxConcurrent: bulkhead.maxConcurrent,
+            maxQueued: bulkhead.maxQueued,
+          },
         }
       })
       // Time alone opens, half-opens and refills: bring the gauges up to date for each scrape.
       yield* Metrics.onScrape(Effect.asVoid(Effect.all([breaker.state, budget.tokens])))
-      return Resilience.of({ breaker, budget, snapshot })
+      return Resilience.of({ breaker, budget, bulkhead, snapshot })
     }),
   )
 }

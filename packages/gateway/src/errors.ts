@@ -1,7 +1,9 @@
 import { RETRYABLE_LANG_STATUSES } from "@platform/contracts/GatewayApi"
+import type { BulkheadRejected } from "@platform/resilience/Bulkhead"
 import type { BreakerRejected } from "@platform/resilience/CircuitBreaker"
 import { Schema } from "effect"
 
+export { BulkheadRejected } from "@platform/resilience/Bulkhead"
 export { BreakerRejected } from "@platform/resilience/CircuitBreaker"
 
 /** custom-lang-service answered with a status >= 400. */
@@ -25,9 +27,9 @@ export class InvalidName extends Schema.TaggedError<InvalidName>()("InvalidName"
 export type AttemptFailure = LangRejected | AttemptTimedOut | LangFailed
 
 /** How InvokeCustom can fail. */
-export type InvokeFailure = AttemptFailure | BreakerRejected | InvalidName
+export type InvokeFailure = AttemptFailure | BreakerRejected | BulkheadRejected | InvalidName
 
 /** The retry policy's test: lang said 429, 502, 503 or 504, or the attempt timed out. */
-export const isRetryable = (failure: AttemptFailure | BreakerRejected): boolean =>
+export const isRetryable = (failure: AttemptFailure | BreakerRejected | BulkheadRejected): boolean =>
   failure._tag === "AttemptTimedOut" ||
   (failure._tag === "LangRejected" && RETRYABLE_LANG_STATUSES.includes(failure.status))

@@ -6,7 +6,7 @@ import { assert, describe, layer } from "@effect/vitest"
 import { GatewayService } from "@platform/proto-compat/gateway/v1"
 import { service } from "@platform/testkit/Processes"
 import * as TestDatabase from "@platform/testkit/TestDatabase"
-import { Context, Effect, Layer } from "effect"
+import { Context, Duration, Effect, Fiber, Layer } from "effect"
 import { SqlClient } from "effect/sql"
 
 /**
@@ -32,6 +32,8 @@ interface World {
   readonly slowGateway: string
   /** Retries only, from a ratio budget: 20 % of the last 2 s's requests plus 2/s. */
   readonly ratioGateway: string
+  /** Behind the delaying proxy, a bulkhead of 3 running and 2 waiting; no breaker, no retries. */
+  readonly bulkheadGateway: string
 }
 class WorldUnderTest extends Context.Service<WorldUnderTest, World>()("test/World") {}
 
@@ -67,7 +69,7 @@ const WorldLive = Layer.effect(
       GATEWAY_BREAKER_TIMEOUT_MS: String(BREAKER_TIMEOUT_MS),
       GATEWAY_BREAKER_INTERVAL_MS: "60000",
     }
-    const [gateway, stormGateway, slowGateway, ratioGateway] = yield* Effect.all(
+    const [gateway, stormGateway, slowGateway, ratioGateway, bulkheadGateway] = yield* Effect.all(
       [
         service(gatewayMain, {
           CUSTOM_LANG_BASE_URL: lang,
@@ -91,10 +93,27 @@ const WorldLive = Layer.effect(
           GATEWAY_RETRY_BUDGET_MIN_PER_SECOND: "2",
           GATEWAY_RETRY_BUDGET_WINDOW_MS: "2000",
         }),
+        service(gatewayMain, {
+          CUSTOM_LANG_BASE_URL: slowLang,
+          GATEWAY_BREAKER_CONSECUTIVE_FAILURES: "1000000",
+          GATEWAY_RETRY_BUDGET_CAPACITY: "0",
+          GATEWAY_LANG_MAX_CONCURRENT: "3",
+          GATEWAY_LANG_MAX_QUEUED: "2",
+        }),
       ],
       { concurrency: "unbounded" },
     )
-    return { lang, langDatabase, delay, gateway, gatewayDatabase, stormGateway, slowGateway, ratioGateway }
+    return {
+      lang,
+      langDatabase,
+      delay,
+      gateway,
+      gatewayDatabase,
+      stormGateway,
+      slowGateway,
+      ratioGateway,
+      bulkheadGateway,
+    }
   }),
 )
 
@@ -237,6 +256,36 @@ layer(WorldLive, { excludeTestServices: true, timeout: "120 seconds" })("gateway
         `${attempts} attempts for ${requests} requests`,
       )
       assert.isAtLeast(retries, 0.1 * requests, "retries grow with the traffic, beyond the 2/s reserve")
+    }),
+  )
+
+  it.effect("with lang slow, the bulkhead lets 3 calls run and 2 wait, and refuses the rest at once", () =>
+    Effect.gen(function* () {
+      const world = yield* WorldUnderTest
+      const name = "bulkhead-probe"
+      const before = yield* executions(name)
+      world.delay.ms = 600
+      const calls = yield* Effect.forEach(Array.from({ length: 10 }), () =>
+        Effect.forkChild(Effect.timed(invoke(world.bulkheadGateway, name))),
+      )
+      yield* Effect.sleep("300 millis")
+      const busy = (yield* resilience(world.bulkheadGateway)) as unknown as {
+        bulkhead: unknown
+      }
+      const answers = yield* Effect.forEach(calls, Fiber.join)
+      world.delay.ms = 0
+      assert.deepStrictEqual(busy.bulkhead, { inFlight: 3, queued: 2, maxConcurrent: 3, maxQueued: 2 })
+      const refused = answers.filter(([, answer]) => !answer.ok)
+      assert.strictEqual(answers.filter(([, answer]) => answer.ok).length, 5, "3 ran, then the 2 that waited")
+      assert.deepStrictEqual(
+        refused.map(([, answer]) => (answer.ok ? "" : `${answer.code}: ${answer.message}`)),
+        Array.from(
+          { length: 5 },
+          () => "resource_exhausted: custom-lang-service is busy: 3 calls running and 2 waiting",
+        ),
+      )
+      for (const [took] of refused) assert.isBelow(Duration.toMillis(took), 500, "refused at once, not after lang")
+      assert.strictEqual((yield* executions(name)) - before, 5, "lang saw only the admitted calls")
     }),
   )
 

@@ -13,6 +13,8 @@ export const codeOf = (failure: InvokeFailure | IdempotencyFailure): RpcCode => 
   switch (failure._tag) {
     case "BreakerRejected":
       return invokeCodes.breakerRejected
+    case "BulkheadRejected":
+      return invokeCodes.bulkheadRejected
     case "AttemptTimedOut":
       return invokeCodes.attemptTimedOut
     case "LangRejected":

@@ -42,6 +42,15 @@ export function ResiliencePanel() {
               ? `${query.data.budget.tokens.toFixed(1)} retries left (${Math.round((query.data.budget.ratio ?? 0) * 100)} % of requests + ${query.data.budget.refillPerSecond}/s over ${(query.data.budget.windowMs ?? 0) / 1000} s)`
               : `${query.data.budget.tokens.toFixed(1)} of ${query.data.budget.capacity} tokens, +${query.data.budget.refillPerSecond}/s`}
           </dd>
+          {query.data.bulkhead !== undefined && (
+            <>
+              <dt>Calls to lang</dt>
+              <dd data-testid="bulkhead">
+                {query.data.bulkhead.inFlight} running of {query.data.bulkhead.maxConcurrent},{" "}
+                {query.data.bulkhead.queued} waiting of {query.data.bulkhead.maxQueued}
+              </dd>
+            </>
+          )}
         </dl>
       )}
     </section>
