@@ -1,4 +1,6 @@
 import type { CallResult } from "@platform/contracts/CallerRpcs"
+import * as Bulkhead from "@platform/resilience/Bulkhead"
+import * as BulkheadMetrics from "@platform/resilience/BulkheadMetrics"
 import * as ErrorMessage from "@platform/shared/ErrorMessage"
 import { Context, Effect, Layer, Stream } from "effect"
 import { HttpClient, type HttpClientError, type HttpClientResponse } from "effect/http"
@@ -41,7 +43,8 @@ const unreachable = (url: URL) => (error: HttpClientError.HttpClientError) =>
 /**
  * Fetches URLs for other services: GET with a deadline (`CALLER_TIMEOUT_MS`), any status is an
  * answer, and the body is counted as it streams (never held in memory), up to
- * `CALLER_MAX_BODY_BYTES`. Redirects are followed, each hop checked like the first URL. Every
+ * `CALLER_MAX_BODY_BYTES`, with at most `CALLER_MAX_CONCURRENT` fetches running and
+ * `CALLER_MAX_QUEUED` waiting (any more is refused at once). Redirects are followed, each hop checked like the first URL. Every
  * answered call is logged to `call_logs` off the request path.
  */
 export class Caller extends Context.Service<
@@ -58,6 +61,13 @@ export class Caller extends Context.Service<
         denyPrivate: !config.allowPrivateNetworks,
         allowedHosts: config.allowedHosts,
       }
+      // One for all external URLs: what it protects is caller itself (its sockets and fibers).
+      const bulkhead = yield* Bulkhead.make({
+        name: "external URLs",
+        maxConcurrent: config.maxConcurrent,
+        maxQueued: config.maxQueued,
+      })
+      yield* BulkheadMetrics.observe(bulkhead)
 
       const countBody = (response: HttpClientResponse.HttpClientResponse) => {
         let length = 0
@@ -101,6 +111,8 @@ export class Caller extends Context.Service<
                 new Errors.ExternalTimeout({ message: `${url.host} did not answer within ${config.timeout}` }),
               ),
           }),
+          bulkhead.execute,
+          Effect.catchTag("BulkheadRejected", (busy) => Effect.fail(new Errors.CallerBusy({ message: busy.message }))),
         )
         yield* logs.offer({ url: raw, status_code: result.statusCode, body_length: result.bodyLength })
         return result

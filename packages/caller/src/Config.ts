@@ -15,6 +15,9 @@ export interface Settings {
   /** Call-log rows waiting for the database at most; beyond, a request writes its own row. */
   readonly logQueueCapacity: number
   readonly logBatchSize: number
+  /** Fetches that may run at once, and wait beyond those, before one is refused (`CallerBusy`). */
+  readonly maxConcurrent: number
+  readonly maxQueued: number
 }
 
 export const settings: Config.Config<Settings> = Config.all({
@@ -35,6 +38,10 @@ export const settings: Config.Config<Settings> = Config.all({
   allowPrivateNetworks: flag("CALLER_ALLOW_PRIVATE_NETWORKS", false),
   logQueueCapacity: positiveInt("CALLER_LOG_QUEUE_SIZE", 10_000),
   logBatchSize: positiveInt("CALLER_LOG_BATCH_SIZE", 500),
+  // An external API answers in 0.1 to 3 s (the timeout): 256 at once carry 1,000 req/s at 250 ms,
+  // and bound what a hanging one holds (sockets, fibers, body buffers) to 512 calls.
+  maxConcurrent: positiveInt("CALLER_MAX_CONCURRENT", 256),
+  maxQueued: positiveInt("CALLER_MAX_QUEUED", 256),
 })
 
 export class CallerConfig extends Context.Service<CallerConfig, Settings>()("caller/CallerConfig") {

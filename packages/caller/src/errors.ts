@@ -6,6 +6,7 @@
 export {
   BodyTooLarge,
   type CallError,
+  CallerBusy,
   ExternalTimeout,
   ExternalUnreachable,
   InvalidUrl,

@@ -4,7 +4,7 @@ import { CallerRpcs } from "@platform/contracts/CallerRpcs"
 import * as ExternalStub from "@platform/platform/ExternalStub"
 import * as TestDatabase from "@platform/testkit/TestDatabase"
 import * as TestServer from "@platform/testkit/TestServer"
-import { Context, Effect, Layer } from "effect"
+import { Context, Duration, Effect, Layer } from "effect"
 import { RpcClient, RpcSerialization } from "effect/rpc"
 import { SqlClient } from "effect/sql"
 import * as App from "../src/App.ts"
@@ -25,6 +25,9 @@ const CallerUnderTest = Layer.unwrap(
         CALLER_MAX_BODY_BYTES: String(1024 * 1024),
         // The stub is on loopback; the default refusal is tested on its own below.
         CALLER_ALLOW_PRIVATE_NETWORKS: "true",
+        // Small enough to fill in a test; the tests above call one at a time.
+        CALLER_MAX_CONCURRENT: "2",
+        CALLER_MAX_QUEUED: "1",
       }),
       TestDatabase.sqlClient(database),
       Layer.succeed(Stub, stub),
@@ -106,6 +109,29 @@ layer(CallerUnderTest, { excludeTestServices: true, timeout: "60 seconds" })(
             assert.isString(answer.body.message)
             assert.strictEqual((yield* rowsFor(url)).length, 0, "only answered calls are logged")
           }
+        }),
+      )
+
+      it.effect("a bulkhead: 2 fetches run, 1 waits, the rest are refused at once with resource_exhausted", () =>
+        Effect.gen(function* () {
+          const url = yield* stubUrl("/slow/400")
+          const answers = yield* Effect.all(
+            Array.from({ length: 5 }, () => Effect.timed(callExternal(url))),
+            { concurrency: "unbounded" },
+          )
+          const refused = answers.filter(([, answer]) => answer.status !== 200)
+          assert.strictEqual(answers.length - refused.length, 3)
+          for (const [took, answer] of refused) {
+            assert.deepStrictEqual(answer, {
+              status: 429,
+              body: {
+                code: "resource_exhausted",
+                message: "external URLs: 2 calls running and 1 waiting, no room for more",
+              },
+            })
+            assert.isBelow(Duration.toMillis(took), 300, "refused at once")
+          }
+          assert.strictEqual((yield* eventuallyRows(url, 3)).length, 3, "the refused calls are not logged")
         }),
       )
 

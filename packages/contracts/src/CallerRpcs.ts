@@ -27,7 +27,17 @@ export class ExternalUnreachable extends Schema.TaggedError<ExternalUnreachable>
 /** The body was larger than `CALLER_MAX_BODY_BYTES`; reading stopped there. */
 export class BodyTooLarge extends Schema.TaggedError<BodyTooLarge>()("BodyTooLarge", { message: Schema.String }) {}
 
-export const CallError = Schema.Union([InvalidUrl, UrlNotAllowed, ExternalTimeout, ExternalUnreachable, BodyTooLarge])
+/** `CALLER_MAX_CONCURRENT` fetches were running and `CALLER_MAX_QUEUED` waiting: refused at once. */
+export class CallerBusy extends Schema.TaggedError<CallerBusy>()("CallerBusy", { message: Schema.String }) {}
+
+export const CallError = Schema.Union([
+  InvalidUrl,
+  UrlNotAllowed,
+  ExternalTimeout,
+  ExternalUnreachable,
+  BodyTooLarge,
+  CallerBusy,
+])
 export type CallError = typeof CallError.Type
 
 /**
@@ -40,6 +50,7 @@ export const codeOf: Readonly<Record<CallError["_tag"], RpcCode>> = {
   ExternalTimeout: "deadline_exceeded",
   ExternalUnreachable: "unavailable",
   BodyTooLarge: "resource_exhausted",
+  CallerBusy: "resource_exhausted",
 }
 
 export const CallResult = Schema.Struct({

@@ -281,7 +281,7 @@ layer(WorldLive, { excludeTestServices: true, timeout: "120 seconds" })("gateway
         refused.map(([, answer]) => (answer.ok ? "" : `${answer.code}: ${answer.message}`)),
         Array.from(
           { length: 5 },
-          () => "resource_exhausted: custom-lang-service is busy: 3 calls running and 2 waiting",
+          () => "resource_exhausted: custom-lang-service: 3 calls running and 2 waiting, no room for more",
         ),
       )
       for (const [took] of refused) assert.isBelow(Duration.toMillis(took), 500, "refused at once, not after lang")

@@ -10,6 +10,9 @@ export interface Settings {
   readonly callerProtocol: "rpc" | "connect"
   /** The contract's deadline on the call to caller. */
   readonly callerDeadline: Duration.Duration
+  /** Calls to caller that may run at once, and wait beyond those, before one is refused. */
+  readonly callerMaxConcurrent: number
+  readonly callerMaxQueued: number
 }
 
 export const settings: Config.Config<Settings> = Config.all({
@@ -29,6 +32,9 @@ export const settings: Config.Config<Settings> = Config.all({
     ),
   ),
   callerDeadline: positiveInt("GREETER_CALLER_TIMEOUT_MS", 2000).pipe(Config.map(Duration.millis)),
+  // caller's own bulkhead's figures: greeter never queues more on caller than caller would take.
+  callerMaxConcurrent: positiveInt("GREETER_CALLER_MAX_CONCURRENT", 256),
+  callerMaxQueued: positiveInt("GREETER_CALLER_MAX_QUEUED", 256),
 })
 
 export class GreeterConfig extends Context.Service<GreeterConfig, Settings>()("greeter/GreeterConfig") {

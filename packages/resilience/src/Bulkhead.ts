@@ -32,7 +32,7 @@ export class BulkheadRejected extends Schema.TaggedError<BulkheadRejected>()("Bu
   maxQueued: Schema.Int,
 }) {
   override get message() {
-    return `${this.bulkhead} is busy: ${this.maxConcurrent} calls running and ${this.maxQueued} waiting`
+    return `${this.bulkhead}: ${this.maxConcurrent} calls running and ${this.maxQueued} waiting, no room for more`
   }
 }
 

@@ -28,7 +28,7 @@ describe("Bulkhead", () => {
       assert.strictEqual(yield* bulkhead.queued, 1)
       const rejected = yield* Effect.flip(call(4))
       assert.strictEqual(rejected._tag, "BulkheadRejected")
-      assert.strictEqual(rejected.message, "lang is busy: 2 calls running and 1 waiting")
+      assert.strictEqual(rejected.message, "lang: 2 calls running and 1 waiting, no room for more")
       assert.deepStrictEqual(started, [1, 2], "the rejected call never ran")
       yield* Deferred.succeed(gate, undefined)
       yield* Effect.forEach(fibers, Fiber.join)

@@ -4,6 +4,8 @@ import { NodeHttpClient } from "@effect/platform-node"
 import { CallerRpcs, type CallResult, codeOf, RPC_PATH, RPC_SERVICE } from "@platform/contracts/CallerRpcs"
 import * as RpcCode from "@platform/contracts/RpcCode"
 import { CallerService } from "@platform/proto-compat/caller/v1"
+import * as Bulkhead from "@platform/resilience/Bulkhead"
+import * as BulkheadMetrics from "@platform/resilience/BulkheadMetrics"
 import * as ErrorMessage from "@platform/shared/ErrorMessage"
 import * as HttpTelemetry from "@platform/shared/HttpTelemetry"
 import { Context, Effect, Layer } from "effect"
@@ -81,10 +83,37 @@ export class CallerClient extends Context.Service<
     }),
   )
 
-  /** The transport `CALLER_PROTOCOL` names. */
-  static readonly layer = Layer.unwrap(
-    Effect.map(GreeterConfig, (config) =>
-      config.callerProtocol === "connect" ? CallerClient.connect : CallerClient.rpc,
+  /**
+   * The transport `CALLER_PROTOCOL` names, behind a bulkhead: at most
+   * `GREETER_CALLER_MAX_CONCURRENT` calls running and `GREETER_CALLER_MAX_QUEUED` waiting, any
+   * more refused at once with `resource_exhausted`, so a slow caller holds a bounded part of greeter.
+   */
+  static readonly layer = Layer.effect(
+    CallerClient,
+    Effect.gen(function* () {
+      const config = yield* GreeterConfig
+      const transport = yield* CallerClient
+      const bulkhead = yield* Bulkhead.make({
+        name: "caller",
+        maxConcurrent: config.callerMaxConcurrent,
+        maxQueued: config.callerMaxQueued,
+      })
+      yield* BulkheadMetrics.observe(bulkhead)
+      return CallerClient.of({
+        callExternal: (url) =>
+          transport.callExternal(url).pipe(
+            bulkhead.execute,
+            Effect.catchTag("BulkheadRejected", (busy) => Effect.fail(rejected("resource_exhausted", busy.message))),
+          ),
+      })
+    }),
+  ).pipe(
+    Layer.provide(
+      Layer.unwrap(
+        Effect.map(GreeterConfig, (config) =>
+          config.callerProtocol === "connect" ? CallerClient.connect : CallerClient.rpc,
+        ),
+      ),
     ),
   )
 }
