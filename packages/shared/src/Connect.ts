@@ -14,6 +14,7 @@ import { connectNodeAdapter } from "@connectrpc/connect-node"
 import { NodeHttpServerRequest } from "@effect/platform-node"
 import { Cause, Clock, Context, Duration, Effect, Exit, type Layer, Option, Result } from "effect"
 import { Headers, HttpRouter, HttpServerRequest, HttpServerResponse, HttpTraceContext } from "effect/http"
+import * as Deadline from "./Deadline.ts"
 import * as HttpTelemetry from "./HttpTelemetry.ts"
 import { secondsSince } from "./Metrics.ts"
 import * as RpcMetrics from "./RpcMetrics.ts"
@@ -108,7 +109,9 @@ export const layer = <S extends DescService, H extends Handlers<S, any, any>>(op
           const timeoutMs = context.timeoutMs()
           let effect = handler(request, context)
           if (timeoutMs !== undefined) {
+            // The deadline travels with the fiber: calls made inside get what is left of it.
             effect = effect.pipe(
+              Deadline.within(timeoutMs),
               Effect.timeoutOrElse({
                 duration: Duration.millis(Math.max(0, timeoutMs)),
                 orElse: () => Effect.die(deadlineExceeded()),

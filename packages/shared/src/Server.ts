@@ -5,6 +5,7 @@ import { NodeHttpServer, type NodeServices } from "@effect/platform-node"
 import { Effect, Layer, Metric, Option } from "effect"
 import type { Etag, HttpPlatform, HttpServer } from "effect/http"
 import { HttpRouter, HttpServerResponse } from "effect/http"
+import * as Deadline from "./Deadline.ts"
 import * as HttpTelemetry from "./HttpTelemetry.ts"
 import * as Metrics from "./Metrics.ts"
 import { type HttpLimits, ServiceConfig } from "./ServiceConfig.ts"
@@ -276,12 +277,13 @@ export const writableResponse = <E, R>(
 
 /**
  * Serves the service's routes, and `GET /metrics`, on the server: every request counted, timed
- * and traced (`HttpTelemetry`), every response checked for what Node can write. Effect's
+ * and traced (`HttpTelemetry`), run within the deadline its `x-request-timeout-ms` gives
+ * (`Deadline`), every response checked for what Node can write. Effect's
  * per-request access log is off: at thousands of requests a second it would dominate the
  * output; requests are traced and measured instead.
  */
 export const serve = <A, E, R>(routes: Layer.Layer<A, E, R>, options: HttpTelemetry.TracingOptions = {}) =>
   HttpRouter.serve(HttpTelemetry.traceRoutes(Layer.merge(routes, Metrics.routes), options), {
     disableLogger: true,
-    middleware: (httpApp) => HttpTelemetry.measure(writableResponse(httpApp)),
+    middleware: (httpApp) => HttpTelemetry.measure(writableResponse(Deadline.fromRequest(httpApp))),
   }).pipe(Layer.provide(HttpTelemetry.disableDefaultSpans))
