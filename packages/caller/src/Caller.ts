@@ -1,8 +1,9 @@
 import type { CallResult } from "@platform/contracts/CallerRpcs"
 import * as Bulkhead from "@platform/resilience/Bulkhead"
 import * as BulkheadMetrics from "@platform/resilience/BulkheadMetrics"
+import * as Deadline from "@platform/shared/Deadline"
 import * as ErrorMessage from "@platform/shared/ErrorMessage"
-import { Context, Effect, Layer, Stream } from "effect"
+import { Context, Duration, Effect, Layer, Stream } from "effect"
 import { HttpClient, type HttpClientError, type HttpClientResponse } from "effect/http"
 import { CallerConfig } from "./Config.ts"
 import * as Errors from "./errors.ts"
@@ -103,12 +104,20 @@ export class Caller extends Context.Service<
 
       const callExternal = Effect.fn("Caller.callExternal")(function* (raw: string) {
         const url = yield* allowed(raw, policy)
+        // CALLER_TIMEOUT_MS, or what is left of the deadline of the request this call serves.
+        const upTo = Duration.toMillis(config.timeout)
+        const timeoutMs =
+          (yield* Deadline.outbound(upTo, 0).pipe(
+            Effect.mapError((spent) => new Errors.ExternalTimeout({ message: spent.message })),
+          )) ?? upTo
         const result = yield* fetchCounting(url).pipe(
           Effect.timeoutOrElse({
-            duration: config.timeout,
+            duration: timeoutMs,
             orElse: () =>
               Effect.fail(
-                new Errors.ExternalTimeout({ message: `${url.host} did not answer within ${config.timeout}` }),
+                new Errors.ExternalTimeout({
+                  message: `${url.host} did not answer within ${Duration.format(Duration.millis(timeoutMs))}`,
+                }),
               ),
           }),
           bulkhead.execute,

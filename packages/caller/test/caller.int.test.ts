@@ -2,6 +2,7 @@ import { NodeHttpClient } from "@effect/platform-node"
 import { assert, describe, layer } from "@effect/vitest"
 import { CallerRpcs } from "@platform/contracts/CallerRpcs"
 import * as ExternalStub from "@platform/platform/ExternalStub"
+import * as Deadline from "@platform/shared/Deadline"
 import * as TestDatabase from "@platform/testkit/TestDatabase"
 import * as TestServer from "@platform/testkit/TestServer"
 import { Context, Duration, Effect, Layer } from "effect"
@@ -160,6 +161,23 @@ layer(CallerUnderTest, { excludeTestServices: true, timeout: "60 seconds" })(
           const error = yield* Effect.flip(client.CallExternal({ url: "nope" }))
           assert.strictEqual(error._tag, "InvalidUrl")
           assert.deepStrictEqual(yield* eventuallyRows(url, 1), [{ status_code: 418, body_length: 11 }])
+
+          // The caller's deadline, sent on as x-request-timeout-ms (Deadline.sendOnRpc): the fetch
+          // gets what is left of it, not CALLER_TIMEOUT_MS (1 s here).
+          const slow = yield* stubUrl("/slow/3000")
+          const [took, timedOut] = yield* Effect.timed(
+            Effect.flip(client.CallExternal({ url: slow })).pipe(Deadline.sendOnRpc, Deadline.within(250)),
+          )
+          assert.strictEqual(timedOut._tag, "ExternalTimeout")
+          assert.isTrue(
+            Duration.toMillis(took) >= 200 && Duration.toMillis(took) < 700,
+            `answered after ${Duration.toMillis(took)} ms`,
+          )
+          const spent = yield* Effect.flip(
+            client.CallExternal({ url: slow }).pipe(RpcClient.withHeaders({ [Deadline.HEADER]: "0" })),
+          )
+          assert.strictEqual(spent._tag, "ExternalTimeout", "no time left: not fetched at all")
+          assert.include(spent.message, "the deadline passed before the call could be sent")
         }),
       )
     })

@@ -1,6 +1,7 @@
 import { DEFAULT_NAME, problem } from "@platform/contracts/Name"
 import * as RetryBudget from "@platform/resilience/RetryBudget"
 import * as BestEffort from "@platform/shared/BestEffort"
+import * as Deadline from "@platform/shared/Deadline"
 import { Context, Duration, Effect, Fiber, Layer, Schedule } from "effect"
 import { GatewayConfig } from "./Config.ts"
 import { LangClient } from "./clients/LangClient.ts"
@@ -9,6 +10,7 @@ import {
   AttemptTimedOut,
   type BreakerRejected,
   type BulkheadRejected,
+  type DeadlineExceeded,
   InvalidName,
   type InvokeFailure,
   isRetryable,
@@ -36,8 +38,9 @@ export class Gateway extends Context.Service<
       const invocations = yield* InvocationsRepo
       // The contract's policy: one retry of a retryable failure, if the budget gives a token.
       const policy = Schedule.recurs(1).pipe(
-        Schedule.while(({ input }: { readonly input: AttemptFailure | BreakerRejected | BulkheadRejected }) =>
-          isRetryable(input),
+        Schedule.while(
+          ({ input }: { readonly input: AttemptFailure | BreakerRejected | BulkheadRejected | DeadlineExceeded }) =>
+            isRetryable(input),
         ),
         RetryBudget.gate(budget),
       )
@@ -61,8 +64,11 @@ export class Gateway extends Context.Service<
        * success (gobreaker's rule for a cancel), and a slow lang behind impatient clients would
        * never open the breaker.
        */
-      const attempt = (name: string, number: number) =>
+      const attemptMs = Duration.toMillis(config.attemptTimeout)
+      const send = (name: string, number: number) =>
         lang.invoke(name).pipe(
+          // lang is told the per-attempt timeout, or what is left of the client's deadline if sooner.
+          Deadline.within(attemptMs),
           Effect.timeoutOrElse({ duration: config.attemptTimeout, orElse: () => Effect.fail(timedOut) }),
           breaker.execute,
           // Outside the breaker: a full bulkhead says nothing about lang, and is not a failure of it.
@@ -75,6 +81,8 @@ export class Gateway extends Context.Service<
           Effect.forkIn(attempts),
           Effect.flatMap(Fiber.join),
         )
+      // With nothing left of the client's deadline, an attempt (a retry, say) is not sent at all.
+      const attempt = (name: string, number: number) => Effect.andThen(Deadline.outbound(undefined), send(name, number))
 
       const invoke = Effect.fn("Gateway.invoke")(function* (requested: string) {
         const name = requested === "" ? DEFAULT_NAME : requested

@@ -1,10 +1,12 @@
 import { RETRYABLE_LANG_STATUSES } from "@platform/contracts/GatewayApi"
 import type { BulkheadRejected } from "@platform/resilience/Bulkhead"
 import type { BreakerRejected } from "@platform/resilience/CircuitBreaker"
+import type { DeadlineExceeded } from "@platform/shared/Deadline"
 import { Schema } from "effect"
 
 export { BulkheadRejected } from "@platform/resilience/Bulkhead"
 export { BreakerRejected } from "@platform/resilience/CircuitBreaker"
+export { DeadlineExceeded } from "@platform/shared/Deadline"
 
 /** custom-lang-service answered with a status >= 400. */
 export class LangRejected extends Schema.TaggedError<LangRejected>()("LangRejected", {
@@ -27,9 +29,9 @@ export class InvalidName extends Schema.TaggedError<InvalidName>()("InvalidName"
 export type AttemptFailure = LangRejected | AttemptTimedOut | LangFailed
 
 /** How InvokeCustom can fail. */
-export type InvokeFailure = AttemptFailure | BreakerRejected | BulkheadRejected | InvalidName
+export type InvokeFailure = AttemptFailure | BreakerRejected | BulkheadRejected | DeadlineExceeded | InvalidName
 
 /** The retry policy's test: lang said 429, 502, 503 or 504, or the attempt timed out. */
-export const isRetryable = (failure: AttemptFailure | BreakerRejected | BulkheadRejected): boolean =>
+export const isRetryable = (failure: AttemptFailure | BreakerRejected | BulkheadRejected | DeadlineExceeded): boolean =>
   failure._tag === "AttemptTimedOut" ||
   (failure._tag === "LangRejected" && RETRYABLE_LANG_STATUSES.includes(failure.status))

@@ -1,3 +1,4 @@
+import * as http from "node:http"
 import * as net from "node:net"
 import { fileURLToPath } from "node:url"
 import { createClient } from "@connectrpc/connect"
@@ -34,6 +35,9 @@ interface World {
   readonly ratioGateway: string
   /** Behind the delaying proxy, a bulkhead of 3 running and 2 waiting; no breaker, no retries. */
   readonly bulkheadGateway: string
+  /** In front of a stand-in lang that notes each request's x-request-timeout-ms. */
+  readonly captureGateway: string
+  readonly captured: Array<string | undefined>
 }
 class WorldUnderTest extends Context.Service<WorldUnderTest, World>()("test/World") {}
 
@@ -57,6 +61,24 @@ const delayingProxy = (target: string, delay: { ms: number }) =>
     (server) => Effect.sync(() => server.close()),
   ).pipe(Effect.map((server) => `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`))
 
+/** A stand-in lang: answers every invoke, noting its `x-request-timeout-ms`. */
+const capturingLang = (captured: Array<string | undefined>) =>
+  Effect.acquireRelease(
+    Effect.promise(
+      () =>
+        new Promise<http.Server>((resolve) => {
+          const server = http.createServer((request, response) => {
+            captured.push(request.headers["x-request-timeout-ms"] as string | undefined)
+            request.resume()
+            response.writeHead(200, { "content-type": "application/json" })
+            response.end(JSON.stringify({ message: "captured" }))
+          })
+          server.listen(0, "127.0.0.1", () => resolve(server))
+        }),
+    ),
+    (server) => Effect.sync(() => server.close()),
+  ).pipe(Effect.map((server) => `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`))
+
 const WorldLive = Layer.effect(
   WorldUnderTest,
   Effect.gen(function* () {
@@ -69,7 +91,9 @@ const WorldLive = Layer.effect(
       GATEWAY_BREAKER_TIMEOUT_MS: String(BREAKER_TIMEOUT_MS),
       GATEWAY_BREAKER_INTERVAL_MS: "60000",
     }
-    const [gateway, stormGateway, slowGateway, ratioGateway, bulkheadGateway] = yield* Effect.all(
+    const captured: Array<string | undefined> = []
+    const standIn = yield* capturingLang(captured)
+    const [gateway, stormGateway, slowGateway, ratioGateway, bulkheadGateway, captureGateway] = yield* Effect.all(
       [
         service(gatewayMain, {
           CUSTOM_LANG_BASE_URL: lang,
@@ -100,6 +124,7 @@ const WorldLive = Layer.effect(
           GATEWAY_LANG_MAX_CONCURRENT: "3",
           GATEWAY_LANG_MAX_QUEUED: "2",
         }),
+        service(gatewayMain, { CUSTOM_LANG_BASE_URL: standIn }),
       ],
       { concurrency: "unbounded" },
     )
@@ -113,6 +138,8 @@ const WorldLive = Layer.effect(
       slowGateway,
       ratioGateway,
       bulkheadGateway,
+      captureGateway,
+      captured,
     }
   }),
 )
@@ -286,6 +313,18 @@ layer(WorldLive, { excludeTestServices: true, timeout: "120 seconds" })("gateway
       )
       for (const [took] of refused) assert.isBelow(Duration.toMillis(took), 500, "refused at once, not after lang")
       assert.strictEqual((yield* executions(name)) - before, 5, "lang saw only the admitted calls")
+    }),
+  )
+
+  it.effect("lang is sent what is left of the client's deadline, or the 1 s attempt timeout", () =>
+    Effect.gen(function* () {
+      const world = yield* WorldUnderTest
+      const answer = yield* invoke(world.captureGateway, "deadline", { "connect-timeout-ms": "300" })
+      assert.deepStrictEqual(answer, { ok: true, message: "captured" })
+      yield* invoke(world.captureGateway, "deadline")
+      const [short, none] = world.captured.map(Number)
+      assert.isTrue(short !== undefined && short > 200 && short <= 300, `with 300 ms left: ${world.captured[0]}`)
+      assert.isTrue(none !== undefined && none > 900 && none <= 1000, `without: ${world.captured[1]}`)
     }),
   )
 

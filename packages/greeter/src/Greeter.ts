@@ -1,6 +1,7 @@
 import { DEFAULT_NAME, problem } from "@platform/contracts/Name"
 import * as BestEffort from "@platform/shared/BestEffort"
-import { Context, Effect, Layer } from "effect"
+import * as Deadline from "@platform/shared/Deadline"
+import { Context, Duration, Effect, Layer } from "effect"
 import { GreeterConfig } from "./Config.ts"
 import { CallerClient } from "./clients/CallerClient.ts"
 import { CallerFailed, CallerTimedOut, InvalidName } from "./errors.ts"
@@ -36,9 +37,13 @@ export class Greeter extends Context.Service<
         const name = requested === "" ? DEFAULT_NAME : requested
         const invalid = problem(name)
         if (invalid !== undefined) return yield* new InvalidName({ message: `name ${invalid}` })
+        // The contract's 2 s, or less when the client's own deadline is sooner: caller is told.
         const external = yield* caller
           .callExternal(config.externalApiUrl)
-          .pipe(Effect.timeoutOrElse({ duration: config.callerDeadline, orElse: () => Effect.fail(timedOut) }))
+          .pipe(
+            Deadline.within(Duration.toMillis(config.callerDeadline)),
+            Effect.timeoutOrElse({ duration: config.callerDeadline, orElse: () => Effect.fail(timedOut) }),
+          )
         const message = greeting(name)
         const row = { name, message, external_status: external.statusCode }
         yield* greetings.insert(row).pipe(BestEffort.write("the greeting", row))

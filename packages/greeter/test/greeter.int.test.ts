@@ -1,3 +1,5 @@
+import * as http2 from "node:http2"
+import type * as net from "node:net"
 import { Code, ConnectError, createClient } from "@connectrpc/connect"
 import { createGrpcTransport } from "@connectrpc/connect-node"
 import { assert, describe, layer } from "@effect/vitest"
@@ -137,6 +139,44 @@ layer(WorldLive, { excludeTestServices: true, timeout: "60 seconds" })("greeter 
       )
     })
   }
+
+  it.effect("the client's deadline travels: caller over Connect is sent connect-timeout-ms of what is left", () =>
+    Effect.gen(function* () {
+      // A stand-in caller (h2c) that notes each call's connect-timeout-ms and answers unavailable.
+      const seen: Array<string | undefined> = []
+      const capture = yield* Effect.acquireRelease(
+        Effect.promise(
+          () =>
+            new Promise<http2.Http2Server>((resolve) => {
+              const server = http2.createServer((request, response) => {
+                seen.push(request.headers["connect-timeout-ms"] as string | undefined)
+                request.resume()
+                response.writeHead(503, { "content-type": "application/json" })
+                response.end(JSON.stringify({ code: "unavailable", message: "stand-in" }))
+              })
+              server.listen(0, "127.0.0.1", () => resolve(server))
+            }),
+        ),
+        (server) => Effect.promise(() => new Promise<void>((resolve) => server.close(() => resolve()))),
+      )
+      const callerUrl = `http://127.0.0.1:${(capture.address() as net.AddressInfo).port}`
+      const base = yield* serveGreeter({ CALLER_PROTOCOL: "connect", CALLER_BASE_URL: callerUrl })
+      const greet = (headers: Record<string, string>) =>
+        Effect.promise(async () => {
+          const response = await fetch(`${base}/greeter.v1.GreeterService/Greet`, {
+            method: "POST",
+            headers: { "content-type": "application/json", ...headers },
+            body: JSON.stringify({ name: "deadline" }),
+          })
+          return ((await response.json()) as { code?: string }).code
+        })
+      assert.strictEqual(yield* greet({ "connect-timeout-ms": "300" }), "unavailable")
+      assert.strictEqual(yield* greet({}), "unavailable")
+      const [short, none] = seen.map(Number)
+      assert.isTrue(short !== undefined && short > 0 && short <= 300, `with 300 ms left: ${seen[0]}`)
+      assert.isTrue(none !== undefined && none > 300 && none <= 2000, `without a client deadline, the 2 s: ${seen[1]}`)
+    }),
+  )
 
   it.effect("over gRPC a failure is HTTP 200: /metrics counts it by its code, its span continues the client's", () =>
     Effect.gen(function* () {

@@ -1,4 +1,5 @@
 import { CallerRpcs, codeOf, RPC_PATH, RPC_SERVICE } from "@platform/contracts/CallerRpcs"
+import * as Deadline from "@platform/shared/Deadline"
 import * as RpcMetrics from "@platform/shared/RpcMetrics"
 import { Effect, Layer } from "effect"
 import { RpcSerialization, RpcServer } from "effect/rpc"
@@ -8,15 +9,15 @@ const handlers = CallerRpcs.toLayer(
   Effect.gen(function* () {
     const caller = yield* Caller
     return {
-      CallExternal: ({ url }) =>
-        caller
-          .callExternal(url)
-          .pipe(
-            RpcMetrics.observe(
-              { system: "effect_rpc", service: RPC_SERVICE, method: "CallExternal" },
-              (error) => codeOf[error._tag],
-            ),
+      CallExternal: ({ url }, { headers }) =>
+        caller.callExternal(url).pipe(
+          // greeter sends what is left of its deadline; the fetch gets no more than that.
+          Deadline.fromRpcHeaders(headers),
+          RpcMetrics.observe(
+            { system: "effect_rpc", service: RPC_SERVICE, method: "CallExternal" },
+            (error) => codeOf[error._tag],
           ),
+        ),
     }
   }),
 )

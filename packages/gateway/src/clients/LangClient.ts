@@ -1,5 +1,6 @@
 import { NodeHttpClient } from "@effect/platform-node"
 import { LangApi, rejectionStatus } from "@platform/contracts/LangApi"
+import * as Deadline from "@platform/shared/Deadline"
 import * as ErrorMessage from "@platform/shared/ErrorMessage"
 import { Context, Effect, Layer } from "effect"
 import { HttpClientError } from "effect/http"
@@ -26,7 +27,11 @@ export class LangClient extends Context.Service<
     LangClient,
     Effect.gen(function* () {
       const config = yield* GatewayConfig
-      const client = yield* HttpApiClient.make(LangApi, { baseUrl: config.langBaseUrl })
+      // Each call tells lang what is left of its deadline (`x-request-timeout-ms`).
+      const client = yield* HttpApiClient.make(LangApi, {
+        baseUrl: config.langBaseUrl,
+        transformClient: Deadline.sendOn,
+      })
       const invoke = (name: string) =>
         client.lang.invoke({ payload: { name } }).pipe(
           Effect.catch((error): Effect.Effect<never, AttemptFailure> => {

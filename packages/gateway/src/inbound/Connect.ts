@@ -15,6 +15,7 @@ export const codeOf = (failure: InvokeFailure | IdempotencyFailure): RpcCode => 
       return invokeCodes.breakerRejected
     case "BulkheadRejected":
       return invokeCodes.bulkheadRejected
+    case "DeadlineExceeded":
     case "AttemptTimedOut":
       return invokeCodes.attemptTimedOut
     case "LangRejected":

@@ -6,12 +6,17 @@ import * as RpcCode from "@platform/contracts/RpcCode"
 import { CallerService } from "@platform/proto-compat/caller/v1"
 import * as Bulkhead from "@platform/resilience/Bulkhead"
 import * as BulkheadMetrics from "@platform/resilience/BulkheadMetrics"
+import * as Deadline from "@platform/shared/Deadline"
 import * as ErrorMessage from "@platform/shared/ErrorMessage"
 import * as HttpTelemetry from "@platform/shared/HttpTelemetry"
 import { Context, Effect, Layer } from "effect"
 import { RpcClient, RpcSerialization } from "effect/rpc"
 import { GreeterConfig } from "../Config.ts"
-import { CallerFailed, CallerRejected, CallerUnreachable } from "../errors.ts"
+import { CallerFailed, CallerRejected, CallerTimedOut, CallerUnreachable } from "../errors.ts"
+
+/** The deadline left nothing to give caller: the call is not sent. */
+const spent = (error: Deadline.DeadlineExceeded) =>
+  new CallerFailed({ reason: new CallerTimedOut({ message: error.message }) })
 
 const unreachable = (message: string) => new CallerFailed({ reason: new CallerUnreachable({ message }) })
 const rejected = (code: RpcCode.RpcCode, message: string) =>
@@ -33,15 +38,19 @@ export class CallerClient extends Context.Service<
       const client = yield* RpcClient.make(CallerRpcs, { spanPrefix: RPC_SERVICE })
       return CallerClient.of({
         callExternal: (url) =>
-          client
-            .CallExternal({ url })
-            .pipe(
-              Effect.mapError((error) =>
-                error._tag === "RpcClientError"
-                  ? unreachable(`caller: ${ErrorMessage.describe(error)}`)
-                  : rejected(codeOf[error._tag], error.message),
+          Deadline.outbound(undefined).pipe(
+            Effect.mapError(spent),
+            Effect.andThen(
+              client.CallExternal({ url }).pipe(
+                Deadline.sendOnRpc,
+                Effect.mapError((error) =>
+                  error._tag === "RpcClientError"
+                    ? unreachable(`caller: ${ErrorMessage.describe(error)}`)
+                    : rejected(codeOf[error._tag], error.message),
+                ),
               ),
             ),
+          ),
       })
     }),
   ).pipe(
@@ -71,13 +80,20 @@ export class CallerClient extends Context.Service<
       return CallerClient.of({
         callExternal: (url) =>
           HttpTelemetry.withClientSpan(`${CallerService.typeName}/CallExternal`, attributes, (traceHeaders) =>
-            Effect.tryPromise({
-              try: (signal) => client.callExternal({ url }, { signal, headers: { ...traceHeaders } }),
-              catch: (error) => {
-                const connectError = ConnectError.from(error)
-                return rejected(RpcCode.fromNumber(connectError.code), connectError.rawMessage)
-              },
-            }).pipe(Effect.map((response) => ({ statusCode: response.statusCode, bodyLength: response.bodyLength }))),
+            Effect.flatMap(Effect.mapError(Deadline.outbound(undefined), spent), (timeoutMs) =>
+              Effect.tryPromise({
+                // connect-node sends what is left as `connect-timeout-ms` (or `grpc-timeout`).
+                try: (signal) =>
+                  client.callExternal(
+                    { url },
+                    { signal, headers: { ...traceHeaders }, ...(timeoutMs === undefined ? {} : { timeoutMs }) },
+                  ),
+                catch: (error) => {
+                  const connectError = ConnectError.from(error)
+                  return rejected(RpcCode.fromNumber(connectError.code), connectError.rawMessage)
+                },
+              }),
+            ).pipe(Effect.map((response) => ({ statusCode: response.statusCode, bodyLength: response.bodyLength }))),
           ),
       })
     }),
