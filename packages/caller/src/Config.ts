@@ -18,6 +18,9 @@ export interface Settings {
   /** Fetches that may run at once, and wait beyond those, before one is refused (`CallerBusy`). */
   readonly maxConcurrent: number
   readonly maxQueued: number
+  /** The crash-safe spool's folder (`CALLER_SPOOL_DIR`); none: call logs wait in memory only. */
+  readonly spoolDirectory: Option.Option<string>
+  readonly spoolMaxBytes: number
 }
 
 export const settings: Config.Config<Settings> = Config.all({
@@ -42,6 +45,11 @@ export const settings: Config.Config<Settings> = Config.all({
   // and bound what a hanging one holds (sockets, fibers, body buffers) to 512 calls.
   maxConcurrent: positiveInt("CALLER_MAX_CONCURRENT", 256),
   maxQueued: positiveInt("CALLER_MAX_QUEUED", 256),
+  // Off unless set: the folder must outlive the process and belong to this caller alone (the
+  // runner, Compose and Kubernetes give it one).
+  spoolDirectory: optionalString("CALLER_SPOOL_DIR"),
+  // About 2.5 million rows of ~100 bytes: hours of traffic through a database outage.
+  spoolMaxBytes: positiveInt("CALLER_SPOOL_MAX_BYTES", 256 * 1024 * 1024),
 })
 
 export class CallerConfig extends Context.Service<CallerConfig, Settings>()("caller/CallerConfig") {

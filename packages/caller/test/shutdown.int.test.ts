@@ -1,7 +1,11 @@
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { assert, describe, it } from "@effect/vitest"
 import * as ExternalStub from "@platform/platform/ExternalStub"
 import { freePort, start } from "@platform/testkit/Processes"
+import * as TcpProxy from "@platform/testkit/TcpProxy"
 import * as TestDatabase from "@platform/testkit/TestDatabase"
 import { Context, Deferred, Effect, Fiber, Layer } from "effect"
 import { SqlClient } from "effect/sql"
@@ -71,4 +75,78 @@ describe("caller's call logs across a graceful shutdown", () => {
       assert.notInclude(messages.join("\n"), "could not be stored")
     }),
   )
+
+  for (const outage of [true, false]) {
+    it.live(
+      `kill -9 under load with the database ${outage ? "down" : "up"}: after a restart, every answered call has exactly one row`,
+      () =>
+        Effect.gen(function* () {
+          const N = 400
+          const database = yield* TestDatabase.freshDatabase("caller_crash")
+          const real = new URL(database.href)
+          const proxy = yield* TcpProxy.make({ host: real.hostname, port: Number(real.port || 5432) })
+          const spool = fs.mkdtempSync(path.join(os.tmpdir(), "caller-spool-"))
+          yield* Effect.addFinalizer(() => Effect.sync(() => fs.rmSync(spool, { recursive: true, force: true })))
+          const stub = yield* Effect.acquireRelease(
+            Effect.promise(() => ExternalStub.start()),
+            (stub) => Effect.promise(stub.close),
+          )
+          const port = yield* Effect.promise(freePort)
+          const env = {
+            PORT: String(port),
+            DATABASE_URL: proxy.via(database).href,
+            CALLER_ALLOW_PRIVATE_NETWORKS: "true",
+            CALLER_SPOOL_DIR: spool,
+            CALLER_LOG_BATCH_SIZE: "10",
+            LOG_LEVEL: "info",
+          }
+          const first = start(main, env)
+          yield* Effect.promise(() => first.waitFor((line) => line.message === "ready"))
+          if (outage) yield* proxy.cut
+          // Calls 40 at a time; the process is killed while the last ones are still answering.
+          const answered: Array<number> = []
+          const call = (i: number) =>
+            fetch(`http://127.0.0.1:${port}/caller.v1.CallerService/CallExternal`, {
+              method: "POST",
+              headers: { "content-type": "application/json" },
+              body: JSON.stringify({ url: `${stub.url}/status/200?i=${i}` }),
+            }).then(
+              (response) => {
+                if (response.status === 200) answered.push(i)
+              },
+              () => undefined,
+            )
+          const load = Promise.all(
+            Array.from({ length: 10 }, async (_, worker) => {
+              for (let i = worker; i < N; i += 10) await call(i)
+            }),
+          )
+          yield* Effect.sleep("300 millis")
+          first.child.kill("SIGKILL")
+          yield* Effect.promise(() => load)
+          yield* Effect.promise(() => first.exited)
+          assert.isAbove(answered.length, 20, "calls were answered before the kill")
+          if (outage) yield* proxy.restore
+
+          const second = start(main, env)
+          yield* Effect.addFinalizer(() => Effect.sync(() => second.child.kill("SIGTERM")))
+          yield* Effect.promise(() => second.waitFor((line) => line.message === "ready"))
+          const sql = yield* Effect.map(Layer.build(TestDatabase.sqlClient(database)), Context.get(SqlClient.SqlClient))
+          const stored = () =>
+            sql<{ url: string }>`SELECT url FROM call_logs`.pipe(Effect.map((rows) => rows.map((row) => row.url)))
+          let urls: ReadonlyArray<string> = []
+          for (let attempt = 0; attempt < 100; attempt++) {
+            urls = yield* stored()
+            if (urls.length >= answered.length) break
+            yield* Effect.sleep("100 millis")
+          }
+          const counts = new Map<string, number>()
+          for (const url of urls) counts.set(url, (counts.get(url) ?? 0) + 1)
+          const missing = answered.filter((i) => counts.get(`${stub.url}/status/200?i=${i}`) !== 1)
+          assert.deepStrictEqual(missing, [], `${answered.length} answered, ${urls.length} rows`)
+          assert.isAtMost(urls.length, answered.length + 10, "no row twice (at most a few calls cut mid-answer)")
+          assert.strictEqual(new Set(urls).size, urls.length, "no row twice")
+        }),
+    )
+  }
 })

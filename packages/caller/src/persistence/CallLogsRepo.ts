@@ -10,11 +10,22 @@ export const CallLog = Schema.Struct({
 })
 export type CallLog = typeof CallLog.Type
 
+/**
+ * A row as it is stored: with its id and time from the moment of the call, so that a row written
+ * twice (from memory and from the spool after a crash) is stored once, with the call's time.
+ */
+export const StoredCallLog = Schema.Struct({
+  ...CallLog.fields,
+  id: Schema.String,
+  created_at: Schema.String,
+})
+export type StoredCallLog = typeof StoredCallLog.Type
+
 export class CallLogsRepo extends Context.Service<
   CallLogsRepo,
-  { readonly insertMany: (rows: ReadonlyArray<CallLog>) => Effect.Effect<void, SqlError.SqlError> }
+  { readonly insertMany: (rows: ReadonlyArray<StoredCallLog>) => Effect.Effect<void, SqlError.SqlError> }
 >()("caller/CallLogsRepo") {
-  /** One multi-row INSERT per batch. */
+  /** One multi-row INSERT per batch; a row already stored (same id) is skipped. */
   static readonly layer = Layer.effect(
     CallLogsRepo,
     Effect.gen(function* () {
@@ -23,7 +34,7 @@ export class CallLogsRepo extends Context.Service<
         insertMany: (rows) =>
           !Arr.isReadonlyArrayNonEmpty(rows)
             ? Effect.void
-            : sql`INSERT INTO call_logs ${sql.insert(rows)}`.pipe(
+            : sql`INSERT INTO call_logs ${sql.insert(rows)} ON CONFLICT (id) DO NOTHING`.pipe(
                 Effect.asVoid,
                 Database.query("CallLogsRepo.insertMany", { attributes: { rows: rows.length } }),
               ),
@@ -32,7 +43,7 @@ export class CallLogsRepo extends Context.Service<
   )
 
   /** Rows appended to `rows` instead of a table: for tests, which read them back. */
-  static readonly layerMemory = (rows: Array<CallLog> = []) =>
+  static readonly layerMemory = (rows: Array<StoredCallLog> = []) =>
     Layer.succeed(CallLogsRepo, { insertMany: (batch) => Effect.sync(() => void rows.push(...batch)) })
 
   /** Without a database the rows go nowhere, as the contract allows. */
