@@ -26,6 +26,9 @@ ENV NODE_ENV=production \
     HEALTH_PATH=/healthz
 WORKDIR /app
 COPY --from=build --chown=node:node /app /app
+# Where a service's crash-safe spool lives (caller's call logs); owned by node, so a volume mounted
+# there starts writable.
+RUN mkdir -p /var/spool/platform && chown node:node /var/spool/platform
 WORKDIR /app/packages/${SERVICE}
 USER node
 # Docker's own health check on the contract's /healthz (PORT is set by Compose).

@@ -2,7 +2,11 @@
  * The platform as `pnpm dev` / `pnpm start` runs it: the contract's services, ports and
  * variables. Compose and Kubernetes describe the same services (tests compare them).
  */
+import * as path from "node:path"
+import { fileURLToPath } from "node:url"
 import { edgeUrlVariable, type TeamService, teamServices } from "@platform/contracts/TeamServices"
+
+const repositoryRoot = fileURLToPath(new URL("../../../", import.meta.url))
 
 /** The contract's services, and any a team added (`./platform new-service`). */
 export type Name = "lang" | "auth" | "caller" | "greeter" | "gateway" | "edge" | (string & {})
@@ -62,8 +66,12 @@ const builtIn: ReadonlyArray<Spec> = [
     telemetryName: "caller-service",
     database: "caller_db",
     health: "/healthz",
-    // Its own stand-in for the external API is on this machine: loopback must be reachable.
-    env: (_at, external) => (isLocal(external) ? { CALLER_ALLOW_PRIVATE_NETWORKS: "true" } : {}),
+    // Its own stand-in for the external API is on this machine: loopback must be reachable. Its
+    // call logs survive a crash in the repository's `.data/spool/caller` (replayed at the next start).
+    env: (_at, external) => ({
+      CALLER_SPOOL_DIR: path.join(repositoryRoot, ".data", "spool", "caller"),
+      ...(isLocal(external) ? { CALLER_ALLOW_PRIVATE_NETWORKS: "true" } : {}),
+    }),
   },
   {
     name: "greeter",
