@@ -1,10 +1,11 @@
 import { randomUUID } from "node:crypto"
-import { Array as Arr, Cause, Context, Duration, Effect, Layer, Option, Schema, type Scope } from "effect"
+import { Array as Arr, Cause, Context, Duration, Effect, Layer, Option, Schedule, Schema, type Scope } from "effect"
 import { SqlClient, SqlError } from "effect/sql"
 import * as Database from "./Database.ts"
 import { describe } from "./ErrorMessage.ts"
 import * as GroupCommit from "./GroupCommit.ts"
 import { ServiceConfig } from "./ServiceConfig.ts"
+import * as Spool from "./Spool.ts"
 
 /**
  * The writer of a table a service adds one row to per request, before it answers (greetings,
@@ -18,6 +19,10 @@ import { ServiceConfig } from "./ServiceConfig.ts"
  * A row the database refuses fails its own `insert`. The table's primary key is `id uuid`: each
  * row gets its id when it is handed over, so a statement retried after a lost acknowledgement
  * writes no row twice.
+ *
+ * With `SPOOL_DIR`, a held row is also appended to a crash-safe spool (`Spool`) before the
+ * request answers without it: if the service dies (or stops) before the database is back, the row
+ * is replayed at the next start, once.
  */
 export type Insert<Row> = (
   row: Row,
@@ -39,31 +44,86 @@ export const make = <Row, Encoded extends Record<string, unknown>>(options: {
     })
     const encode = Schema.encodeSync(options.row)
     const encodeBatch = Schema.encodeEffect(Schema.NonEmptyArray(options.row))
+    // A statement whose commit the connection lost before it said so is retried: the id each
+    // row got when it was handed over makes the retry a no-op for what is already in.
+    const insertAll = (batch: Arr.NonEmptyReadonlyArray<Keyed<Row>>) =>
+      Effect.flatMap(
+        encodeBatch(Arr.map(batch, (keyed) => keyed.row)),
+        (encoded) =>
+          sql`INSERT INTO ${sql(options.table)} ${sql.insert(
+            encoded.map((row, i) => ({ id: batch[i]?.id, ...row })) as never,
+          )} ON CONFLICT (id) DO NOTHING`,
+      )
+    const isTransient = (error: SqlError.SqlError | Schema.SchemaError) =>
+      SqlError.isSqlError(error) && Database.isTransient(error)
+    const ready = Option.match(health, { onNone: () => undefined, onSome: (h) => h.ready })
+
+    const directory = Option.flatMap(config, (c) => c.spoolDirectory)
+    const spool = Option.isSome(directory)
+      ? yield* Spool.make({
+          directory: directory.value,
+          name: options.table,
+          schema: Schema.Struct({ id: Schema.String, row: options.row }),
+          maxBytes: Option.match(config, { onNone: () => 256 * 1024 * 1024, onSome: (c) => c.spoolMaxBytes }),
+        })
+      : undefined
+    /** Where the spool holds each held row, until it is written. */
+    const tickets = new Map<string, Spool.Ticket>()
+    if (spool !== undefined) {
+      // Rows held by an earlier process that died (or stopped) before the database came back.
+      const replay = spool
+        .replay((batch) => (Arr.isReadonlyArrayNonEmpty(batch) ? insertAll(batch) : Effect.void), 100)
+        .pipe(
+          Effect.retry({
+            while: isTransient,
+            schedule: Schedule.min([Schedule.exponential("100 millis"), Schedule.spaced("5 seconds")]),
+          }),
+          Effect.flatMap((count) =>
+            count === 0 ? Effect.void : Effect.logInfo(`wrote ${count} ${options.table} row(s) kept in the spool`),
+          ),
+          Effect.catch((error) =>
+            Effect.logError(`${options.table} rows in the spool could not be written: ${describe(error)}`),
+          ),
+        )
+      yield* Effect.forkScoped(ready === undefined ? replay : Effect.andThen(ready, replay))
+    }
+
     const rows = yield* GroupCommit.make<Keyed<Row>, SqlError.SqlError | Schema.SchemaError, never>({
       name: `${options.name} batch`,
-      // A statement whose commit the connection lost before it said so is retried: the id each
-      // row got when it was handed over makes the retry a no-op for what is already in.
-      write: (batch) =>
-        Effect.flatMap(
-          encodeBatch(Arr.map(batch, (keyed) => keyed.row)),
-          (encoded) =>
-            sql`INSERT INTO ${sql(options.table)} ${sql.insert(
-              encoded.map((row, i) => ({ id: batch[i]?.id, ...row })) as never,
-            )} ON CONFLICT (id) DO NOTHING`,
-        ),
-      isTransient: (error) => SqlError.isSqlError(error) && Database.isTransient(error),
+      write: insertAll,
+      isTransient,
       waitAtMost,
-      ready: Option.match(health, { onNone: () => undefined, onSome: (h) => h.ready }),
+      ready,
+      onHeldWritten: (keyed) =>
+        Effect.suspend(() => {
+          const ticket = tickets.get(keyed.id)
+          tickets.delete(keyed.id)
+          return ticket === undefined || spool === undefined ? Effect.void : spool.confirm([ticket])
+        }),
       onLost: (keyed, cause) =>
-        Effect.logError(`lost a ${options.table} row held for the database: ${describe(Cause.squash(cause))}`).pipe(
-          Effect.annotateLogs({ row: { id: keyed.id, ...encode(keyed.row) } }),
-        ),
+        tickets.has(keyed.id)
+          ? Effect.logWarning(
+              `a ${options.table} row held for the database is kept in the spool for the next start`,
+            ).pipe(Effect.annotateLogs({ row: { id: keyed.id, ...encode(keyed.row) } }))
+          : Effect.logError(`lost a ${options.table} row held for the database: ${describe(Cause.squash(cause))}`).pipe(
+              Effect.annotateLogs({ row: { id: keyed.id, ...encode(keyed.row) } }),
+            ),
       onCaughtUp: (written) =>
         Effect.logInfo(`wrote ${written} held ${options.table} rows now that the database answers`),
     })
     return (row: Row) => {
       const keyed = { id: randomUUID(), row }
       return rows.write(keyed).pipe(
+        // Held: on disk before the request answers without it, so a crash now loses nothing.
+        Effect.tap((outcome) =>
+          outcome === "held" && spool !== undefined
+            ? Effect.flatMap(spool.append(keyed), (ticket) =>
+                Effect.sync(() => {
+                  if (ticket !== undefined) tickets.set(keyed.id, ticket)
+                }),
+              )
+            : Effect.void,
+        ),
         Effect.tap((outcome) =>
           outcome === "held"
             ? Effect.logWarning(

@@ -75,6 +75,8 @@ export const make = <A, E, R>(options: {
   readonly ready?: Effect.Effect<void> | undefined
   /** A held row that could not be written: its caller is gone, so this is the last word on it. */
   readonly onLost?: ((row: A, cause: Cause.Cause<E>) => Effect.Effect<void>) | undefined
+  /** A held row written at last (its caller is long gone). */
+  readonly onHeldWritten?: ((row: A) => Effect.Effect<void>) | undefined
   /** Held rows written at last, reported once the backlog is empty. */
   readonly onCaughtUp?: ((written: number) => Effect.Effect<void>) | undefined
 }): Effect.Effect<GroupCommit<A, E>, never, R | Scope.Scope> =>
@@ -115,8 +117,10 @@ export const make = <A, E, R>(options: {
         yield* Deferred.done(pending.done, exit)
         if (pending.waiting) return
         held--
-        if (Exit.isSuccess(exit)) heldWritten++
-        else if (options.onLost !== undefined) yield* options.onLost(pending.row, exit.cause)
+        if (Exit.isSuccess(exit)) {
+          heldWritten++
+          if (options.onHeldWritten !== undefined) yield* options.onHeldWritten(pending.row)
+        } else if (options.onLost !== undefined) yield* options.onLost(pending.row, exit.cause)
         if (held === 0 && heldWritten > 0) {
           const written = heldWritten
           heldWritten = 0

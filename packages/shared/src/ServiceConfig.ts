@@ -30,6 +30,13 @@ export interface Settings {
   readonly databaseStatementTimeout: Duration.Duration
   /** What the HTTP server tolerates from a client before it closes the connection. */
   readonly http: HttpLimits
+  /**
+   * `SPOOL_DIR`: where rows held through a database outage are kept on disk until written, so a
+   * crash loses none (`Spool`); none: held in memory only.
+   */
+  readonly spoolDirectory: Option.Option<string>
+  /** `SPOOL_MAX_BYTES`: the most a spool holds on disk (256 MiB). */
+  readonly spoolMaxBytes: number
 }
 
 /** gRPC's own default for the largest message a server reads. */
@@ -239,6 +246,8 @@ export const settings = (defaults: Defaults): Config.Config<Settings> =>
       maxConcurrentStreams: positiveInt("HTTP2_MAX_CONCURRENT_STREAMS", 100),
       maxRequestBytes: positiveInt("MAX_REQUEST_BYTES", DEFAULT_MAX_REQUEST_BYTES),
     }),
+    spoolDirectory: optionalString("SPOOL_DIR"),
+    spoolMaxBytes: positiveInt("SPOOL_MAX_BYTES", 256 * 1024 * 1024),
   })
 
 /** One line naming the variable and what is wrong with it, for the start-up failure. */
