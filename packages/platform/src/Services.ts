@@ -67,9 +67,9 @@ const builtIn: ReadonlyArray<Spec> = [
     database: "caller_db",
     health: "/healthz",
     // Its own stand-in for the external API is on this machine: loopback must be reachable. Its
-    // call logs survive a crash in the repository's `.data/spool/caller` (replayed at the next start).
+    // call logs survive a crash in the repository's `.data/spool/caller-logs` (replayed at the next start).
     env: (_at, external) => ({
-      CALLER_SPOOL_DIR: path.join(repositoryRoot, ".data", "spool", "caller"),
+      CALLER_SPOOL_DIR: path.join(repositoryRoot, ".data", "spool", "caller-logs"),
       ...(isLocal(external) ? { CALLER_ALLOW_PRIVATE_NETWORKS: "true" } : {}),
     }),
   },

@@ -142,6 +142,8 @@ const program = Effect.gen(function* () {
         // A laptop's platform is for the laptop: nothing listens beyond loopback unless asked.
         HOST: process.env.PLATFORM_HOST?.trim() || "127.0.0.1",
         ...(spec.database === undefined ? {} : { DATABASE_URL: Database.withDatabase(server.url, spec.database).href }),
+        // Rows held through a database outage survive a crash here (replayed at the next start).
+        ...(spec.database === undefined ? {} : { SPOOL_DIR: path.join(root, ".data", "spool", spec.name) }),
         ...(spec.name === "edge" ? { EDGE_WEB_DIR: WebConsole.distDir(root) } : {}),
         ...spec.env(at, externalUrl),
       },
