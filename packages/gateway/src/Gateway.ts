@@ -1,4 +1,5 @@
 import { DEFAULT_NAME, problem } from "@platform/contracts/Name"
+import * as RetryAfter from "@platform/resilience/RetryAfter"
 import * as RetryBudget from "@platform/resilience/RetryBudget"
 import * as BestEffort from "@platform/shared/BestEffort"
 import * as Deadline from "@platform/shared/Deadline"
@@ -41,6 +42,12 @@ export class Gateway extends Context.Service<
         Schedule.while(
           ({ input }: { readonly input: AttemptFailure | BreakerRejected | BulkheadRejected | DeadlineExceeded }) =>
             isRetryable(input),
+        ),
+        // lang's (or a proxy's) Retry-After is the earliest retry; longer than an attempt: none.
+        RetryAfter.honour(
+          (failure: AttemptFailure | BreakerRejected | BulkheadRejected | DeadlineExceeded) =>
+            failure._tag === "LangRejected" ? failure.retryAfterMs : undefined,
+          { maxMs: Duration.toMillis(config.attemptTimeout) },
         ),
         RetryBudget.gate(budget),
       )

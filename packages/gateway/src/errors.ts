@@ -12,6 +12,8 @@ export { DeadlineExceeded } from "@platform/shared/Deadline"
 export class LangRejected extends Schema.TaggedError<LangRejected>()("LangRejected", {
   status: Schema.Int,
   message: Schema.String,
+  /** What lang's (or a proxy's) `Retry-After` asked, in milliseconds. */
+  retryAfterMs: Schema.optional(Schema.Number),
 }) {}
 
 /** One attempt got no answer within the per-attempt timeout (a network-level timeout). */

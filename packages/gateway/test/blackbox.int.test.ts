@@ -38,6 +38,7 @@ interface World {
   /** In front of a stand-in lang that notes each request's x-request-timeout-ms. */
   readonly captureGateway: string
   readonly captured: Array<string | undefined>
+  readonly retryCalls: Array<{ name: string; at: number }>
 }
 class WorldUnderTest extends Context.Service<WorldUnderTest, World>()("test/World") {}
 
@@ -61,17 +62,31 @@ const delayingProxy = (target: string, delay: { ms: number }) =>
     (server) => Effect.sync(() => server.close()),
   ).pipe(Effect.map((server) => `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`))
 
-/** A stand-in lang: answers every invoke, noting its `x-request-timeout-ms`. */
-const capturingLang = (captured: Array<string | undefined>) =>
+/**
+ * A stand-in lang: answers every invoke, noting its `x-request-timeout-ms`; a name
+ * `retry-after-<s>` is answered 503 with `Retry-After: <s>`, and the time of each such call noted.
+ */
+const capturingLang = (captured: Array<string | undefined>, retryCalls: Array<{ name: string; at: number }>) =>
   Effect.acquireRelease(
     Effect.promise(
       () =>
         new Promise<http.Server>((resolve) => {
           const server = http.createServer((request, response) => {
-            captured.push(request.headers["x-request-timeout-ms"] as string | undefined)
-            request.resume()
-            response.writeHead(200, { "content-type": "application/json" })
-            response.end(JSON.stringify({ message: "captured" }))
+            const chunks: Array<Buffer> = []
+            request.on("data", (chunk: Buffer) => chunks.push(chunk))
+            request.on("end", () => {
+              const { name } = JSON.parse(Buffer.concat(chunks).toString()) as { name: string }
+              const after = /^retry-after-(\d+)$/.exec(name)
+              if (after !== null) {
+                retryCalls.push({ name, at: Date.now() })
+                response.writeHead(503, { "content-type": "application/json", "retry-after": after[1] })
+                response.end(JSON.stringify({ error: "service unavailable" }))
+                return
+              }
+              captured.push(request.headers["x-request-timeout-ms"] as string | undefined)
+              response.writeHead(200, { "content-type": "application/json" })
+              response.end(JSON.stringify({ message: "captured" }))
+            })
           })
           server.listen(0, "127.0.0.1", () => resolve(server))
         }),
@@ -92,7 +107,8 @@ const WorldLive = Layer.effect(
       GATEWAY_BREAKER_INTERVAL_MS: "60000",
     }
     const captured: Array<string | undefined> = []
-    const standIn = yield* capturingLang(captured)
+    const retryCalls: Array<{ name: string; at: number }> = []
+    const standIn = yield* capturingLang(captured, retryCalls)
     const [gateway, stormGateway, slowGateway, ratioGateway, bulkheadGateway, captureGateway] = yield* Effect.all(
       [
         service(gatewayMain, {
@@ -140,6 +156,7 @@ const WorldLive = Layer.effect(
       bulkheadGateway,
       captureGateway,
       captured,
+      retryCalls,
     }
   }),
 )
@@ -325,6 +342,28 @@ layer(WorldLive, { excludeTestServices: true, timeout: "120 seconds" })("gateway
       const [short, none] = world.captured.map(Number)
       assert.isTrue(short !== undefined && short > 200 && short <= 300, `with 300 ms left: ${world.captured[0]}`)
       assert.isTrue(none !== undefined && none > 900 && none <= 1000, `without: ${world.captured[1]}`)
+    }),
+  )
+
+  it.effect("lang's Retry-After is the earliest retry; one longer than an attempt's timeout is not waited for", () =>
+    Effect.gen(function* () {
+      const world = yield* WorldUnderTest
+      const soon = yield* invoke(world.captureGateway, "retry-after-1")
+      assert.deepStrictEqual(soon, {
+        ok: false,
+        code: "unavailable",
+        message: "custom-lang-service returned 503: service unavailable",
+      })
+      const calls = world.retryCalls.filter((call) => call.name === "retry-after-1")
+      assert.strictEqual(calls.length, 2, "retried once")
+      const waited = (calls[1]?.at ?? 0) - (calls[0]?.at ?? 0)
+      assert.isTrue(waited >= 950 && waited < 1500, `retried after ${waited} ms, as Retry-After: 1 asked`)
+      yield* invoke(world.captureGateway, "retry-after-5")
+      assert.strictEqual(
+        world.retryCalls.filter((call) => call.name === "retry-after-5").length,
+        1,
+        "5 s is longer than the 1 s attempt: not retried",
+      )
     }),
   )
 
