@@ -9,14 +9,19 @@
  * greeter and caller under `node --cpu-prof` and names where their time went. A script that
  * prints figures: it fails only when a scenario could not run, never on a number.
  */
-import { mkdirSync, mkdtempSync } from "node:fs"
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs"
 import { availableParallelism, cpus, tmpdir } from "node:os"
 import { join } from "node:path"
 import { create, toBinary } from "@bufbuild/protobuf"
 import { GreetRequestSchema } from "@platform/proto-compat/greeter/v1"
+import * as Bulkhead from "@platform/resilience/Bulkhead"
+import * as BulkheadMetrics from "@platform/resilience/BulkheadMetrics"
 import * as CircuitBreaker from "@platform/resilience/CircuitBreaker"
+import * as RetryBudget from "@platform/resilience/RetryBudget"
+import * as Deadline from "@platform/shared/Deadline"
+import * as Spool from "@platform/shared/Spool"
 import bcrypt from "bcrypt"
-import { Effect, Logger, Metric } from "effect"
+import { Effect, Logger, Metric, Schema, type Scope } from "effect"
 import * as hdr from "hdr-histogram-js"
 import * as Load from "./Load.ts"
 import * as Profile from "./Profile.ts"
@@ -62,17 +67,19 @@ const bcryptLimit = async (seconds: number) => {
   return done / ((Date.now() - started) / 1000)
 }
 
-/** `CircuitBreaker.execute` on an open breaker, in this process: the primitive's own cost. */
-const breakerInProcess = (samples: number) =>
+/**
+ * One call of a resilience primitive, made by `setup`, timed in this process one at a time: the
+ * primitive's own cost on the hot path.
+ */
+const inProcess = (samples: number, setup: Effect.Effect<Effect.Effect<unknown, unknown>, never, Scope.Scope>) =>
   Effect.runPromise(
     Effect.gen(function* () {
-      const breaker = yield* CircuitBreaker.make<string>({ name: "bench", readyToTrip: () => true })
-      yield* Effect.exit(breaker.execute(Effect.fail("trip")))
+      const call = yield* setup
       const latencies = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 10_000_000 })
       const started = process.hrtime.bigint()
       for (let i = 0; i < samples; i++) {
         const sent = process.hrtime.bigint()
-        yield* Effect.exit(breaker.execute(Effect.void))
+        yield* Effect.exit(call)
         // Nanoseconds, so that a few microseconds still have three significant digits.
         latencies.recordValue(Math.max(1, Number(process.hrtime.bigint() - sent)))
       }
@@ -87,6 +94,50 @@ const breakerInProcess = (samples: number) =>
       } satisfies Load.Figures
     }).pipe(Effect.scoped, Effect.provideService(Metric.MetricRegistry, new Map()), Effect.provide(Logger.layer([]))),
   )
+
+/** `CircuitBreaker.execute` on an open breaker. */
+const openBreaker = Effect.gen(function* () {
+  const breaker = yield* CircuitBreaker.make<string>({ name: "bench", readyToTrip: () => true })
+  yield* Effect.exit(breaker.execute(Effect.fail("trip")))
+  return breaker.execute(Effect.void)
+})
+
+/** `Bulkhead.execute` with room, observed as the services observe it (gauges, counter). */
+const bulkheadWithRoom = Effect.gen(function* () {
+  const bulkhead = yield* Bulkhead.make({ name: "bench", maxConcurrent: 100, maxQueued: 100 })
+  yield* BulkheadMetrics.observe(bulkhead)
+  return bulkhead.execute(Effect.void)
+})
+
+/** A request deposited in a ratio budget and a retry taken from it (Linkerd's defaults). */
+const ratioBudget = Effect.gen(function* () {
+  const budget = yield* RetryBudget.makeRatio({ ratio: 0.2, minPerSecond: 10, windowMs: 10_000 })
+  return Effect.andThen(budget.deposit, budget.tryTake)
+})
+
+/** What a call under a deadline pays: the remaining time, less the margin, for the next hop. */
+const deadlineOutbound = Effect.succeed(Deadline.outbound(1000).pipe(Deadline.within(2000)))
+
+/** One row appended to a spool (a write(2) of a JSON line) and confirmed. */
+const spoolAppend = Effect.gen(function* () {
+  const directory = mkdtempSync(join(tmpdir(), "bench-spool-"))
+  yield* Effect.addFinalizer(() => Effect.sync(() => rmSync(directory, { recursive: true, force: true })))
+  const spool = yield* Spool.make({
+    directory,
+    name: "bench",
+    schema: Schema.Struct({ id: Schema.String, url: Schema.String, status_code: Schema.Int }),
+    maxBytes: 1024 * 1024 * 1024,
+  })
+  let n = 0
+  return Effect.flatMap(
+    spool.append({
+      id: `00000000-0000-0000-0000-${String(n++).padStart(12, "0")}`,
+      url: "https://example.com/",
+      status_code: 200,
+    }),
+    (ticket) => (ticket === undefined ? Effect.void : spool.confirm([ticket])),
+  )
+})
 
 interface Scenario {
   readonly name: string
@@ -218,7 +269,27 @@ const main = async () => {
     {
       name: "CircuitBreaker.execute, open, in process (one call at a time)",
       kind: "platform",
-      run: () => breakerInProcess(quick ? 20_000 : 200_000),
+      run: () => inProcess(quick ? 20_000 : 200_000, openBreaker),
+    },
+    {
+      name: "Bulkhead.execute, room, in process (one call at a time)",
+      kind: "platform",
+      run: () => inProcess(quick ? 20_000 : 200_000, bulkheadWithRoom),
+    },
+    {
+      name: "RetryBudget ratio: deposit + take, in process",
+      kind: "platform",
+      run: () => inProcess(quick ? 20_000 : 200_000, ratioBudget),
+    },
+    {
+      name: "Deadline.outbound under a deadline, in process",
+      kind: "platform",
+      run: () => inProcess(quick ? 20_000 : 200_000, deadlineOutbound),
+    },
+    {
+      name: "Spool.append + confirm (write(2) of a row), in process",
+      kind: "platform",
+      run: () => inProcess(quick ? 5_000 : 50_000, spoolAppend),
     },
     { name: "node:http handler (the ceiling)", kind: "baseline", run: () => http1(json(nodeHttp.url, greet)) },
     {
