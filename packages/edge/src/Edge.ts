@@ -39,7 +39,7 @@ export class Edge extends Context.Service<
         cors: cors({ origins: config.corsOrigins, headers: config.corsHeaders }),
         auth: forwardAuth(auth),
         "rate-limit": rateLimit(config.rateAverage, config.rateBurst),
-        retry: retry(settings.retry, maxRequestBytes),
+        retry: retry({ ...settings.retry, restartWindowMs: config.restartWindowMs }, maxRequestBytes),
       }
 
       /** The end of every chain: the request to the route's upstream, in a client span per attempt. */
@@ -75,7 +75,11 @@ export class Edge extends Context.Service<
                 return respond(exchange, 413, plainText, `request body larger than ${maxRequestBytes} bytes`)
               }
               return Effect.fail(
-                new UpstreamUnreachable({ upstream: exchange.route.upstream, message: outcome.error.message }),
+                new UpstreamUnreachable({
+                  upstream: exchange.route.upstream,
+                  message: outcome.error.message,
+                  refused: (outcome.error as { code?: unknown }).code === "ECONNREFUSED",
+                }),
               )
             },
           ),

@@ -25,6 +25,8 @@ export interface Exchange {
 export class UpstreamUnreachable extends Schema.TaggedError<UpstreamUnreachable>()("UpstreamUnreachable", {
   upstream: Schema.String,
   message: Schema.String,
+  /** The connection was refused: the upstream never got the request (it is restarting, say). */
+  refused: Schema.Boolean,
 }) {}
 
 /** Handles an exchange: answers the client itself, or fails when the upstream did not answer. */

@@ -12,7 +12,7 @@ import { freePort } from "@platform/testkit/Processes"
 import { SpanRecorder } from "@platform/testkit/SpanRecorder"
 import * as TestDatabase from "@platform/testkit/TestDatabase"
 import * as TestServer from "@platform/testkit/TestServer"
-import { Context, Effect, Layer } from "effect"
+import { Context, Duration, Effect, Fiber, Layer } from "effect"
 import * as App from "../src/App.ts"
 
 /** An h2c upstream that answers every request with the headers it received. */
@@ -226,6 +226,51 @@ layer(PlatformLive, { excludeTestServices: true, timeout: "60 seconds" })(
           () => Effect.sync(() => server.close()),
         )
         assert.strictEqual(yield* Effect.promise(() => answer), 200)
+      }),
+    )
+
+    it.effect("an upstream restarting (refusing connections) is waited out for EDGE_RESTART_WINDOW_MS, then 502", () =>
+      Effect.gen(function* () {
+        const platform = yield* PlatformUnderTest
+        const port = yield* Effect.promise(freePort)
+        const greet = (edge: string) =>
+          Effect.timed(
+            Effect.promise(() =>
+              fetch(`${edge}/greeter.v1.GreeterService/Greet`, {
+                method: "POST",
+                headers: { "content-type": "application/json", authorization: `Bearer ${platform.token}` },
+                body: "{}",
+              }).then((response) => response.status),
+            ),
+          )
+        const patient = yield* TestServer.serve(App, {
+          EDGE_GREETER_URL: `http://127.0.0.1:${port}`,
+          EDGE_AUTH_URL: platform.auth,
+          EDGE_RESTART_WINDOW_MS: "4000",
+        })
+        // Refused for 1.5 s, far past Traefik's 3 attempts (300 ms): the restart is waited out.
+        const answer = yield* Effect.forkChild(greet(patient))
+        yield* Effect.sleep("1500 millis")
+        const server = http2.createServer((_request, response) => response.end("{}"))
+        yield* Effect.acquireRelease(
+          Effect.promise(() => new Promise<void>((resolve) => server.listen(port, "127.0.0.1", () => resolve()))),
+          () => Effect.sync(() => server.close()),
+        )
+        const [took, status] = yield* Fiber.join(answer)
+        assert.strictEqual(status, 200)
+        assert.isAtLeast(Duration.toMillis(took), 1500)
+
+        const hurried = yield* TestServer.serve(App, {
+          EDGE_GREETER_URL: `http://127.0.0.1:${yield* Effect.promise(freePort)}`,
+          EDGE_AUTH_URL: platform.auth,
+          EDGE_RESTART_WINDOW_MS: "600",
+        })
+        const [gaveUpAfter, refused] = yield* greet(hurried)
+        assert.strictEqual(refused, 502)
+        assert.isTrue(
+          Duration.toMillis(gaveUpAfter) >= 600 && Duration.toMillis(gaveUpAfter) < 2000,
+          `gave up after ${Duration.toMillis(gaveUpAfter)} ms`,
+        )
       }),
     )
 

@@ -1,5 +1,5 @@
-import { Effect, Schedule } from "effect"
-import { type Middleware, plainText, respond } from "../Exchange.ts"
+import { Duration, Effect, Schedule } from "effect"
+import { type Middleware, plainText, respond, type UpstreamUnreachable } from "../Exchange.ts"
 import type { NodeRequest } from "../Proxy.ts"
 import { settings } from "../Routes.ts"
 
@@ -31,13 +31,33 @@ const readBody = (request: NodeRequest, limit: number) =>
  * attempts with exponential backoff from `initialIntervalMs` (100 ms, then 200 ms). An upstream
  * that answered, whatever the status, is never asked again. The body is kept for the resend
  * (a body too large to keep is refused with 413, as Traefik's buffering does).
+ *
+ * Beyond Traefik: while the upstream refuses connections it has not seen the request (it is
+ * restarting), so trying again is safe whatever the request; that goes on for `restartWindowMs`
+ * (backoff capped at 500 ms), so that one replica's restart is a pause, not a burst of 502s.
  */
 export const retry = (
-  options: { readonly attempts: number; readonly initialIntervalMs: number } = settings.retry,
+  options: {
+    readonly attempts: number
+    readonly initialIntervalMs: number
+    readonly restartWindowMs?: number | undefined
+  } = settings.retry,
   maxBodyBytes = 4 * 1024 * 1024,
 ): Middleware => {
+  const restartWindowMs = options.restartWindowMs ?? 0
   const schedule = Schedule.exponential(`${options.initialIntervalMs} millis`).pipe(
-    Schedule.upTo({ times: options.attempts - 1 }),
+    Schedule.modifyDelay(({ duration }) => Effect.succeed(Duration.min(duration, Duration.millis(500)))),
+    Schedule.while(
+      ({
+        input,
+        attempt,
+        elapsed,
+      }: {
+        readonly input: UpstreamUnreachable
+        readonly attempt: number
+        readonly elapsed: number
+      }) => attempt < options.attempts || (input.refused && elapsed < restartWindowMs),
+    ),
   )
   return (next) => (exchange) =>
     Effect.gen(function* () {
