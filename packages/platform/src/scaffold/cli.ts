@@ -150,9 +150,10 @@ const newService = Effect.fnUntraced(function* (args: ReadonlyArray<string>) {
     `${name}: a ${kind} service on port ${port}, routed at ${request.route}${request.public ? " (public)" : ""}`,
   )
   yield* show(changes)
+  // Linked first: `pnpm run` checks the workspace's dependencies before it runs a script.
+  yield* install
   if (kind === "connect")
     yield* run("generating its Connect code (buf generate)", "pnpm", ["--dir", "proto-compat", "generate"])
-  yield* install
   yield* say(
     [
       "",
