@@ -17,7 +17,11 @@ export interface Limits {
   readonly minPerSecond: number
   /** How far back requests and retries count (Linkerd's default 10 s). */
   readonly windowMs: number
-  /** How many slices the window is kept in (Finagle's default 10). */
+  /**
+   * How many slices the window is kept in: 100 by default. Finagle keeps 10, but then a run that
+   * straddles a slice edge is allowed up to a tenth of a window more than the ratio (measured:
+   * 2,616 calls to lang for a 2,601 bound); with 100 it stays within a hundredth.
+   */
   readonly slices?: number | undefined
 }
 
@@ -30,7 +34,7 @@ export interface Window {
   readonly retries: ReadonlyArray<number>
 }
 
-const slicesOf = (limits: Limits) => Math.max(1, Math.floor(limits.slices ?? 10))
+const slicesOf = (limits: Limits) => Math.max(1, Math.floor(limits.slices ?? 100))
 const sliceMs = (limits: Limits) => Math.max(1, limits.windowMs / slicesOf(limits))
 
 /** Retries allowed in an empty window: `minPerSecond × window`. */
