@@ -59,10 +59,24 @@ export interface WireError {
 /** The deadline a client asked for (`connect-timeout-ms`, `grpc-timeout`) passed. */
 const deadlineExceeded = () => new ConnectError("the deadline passed before the call finished", Code.DeadlineExceeded)
 
-/** The fiber context of the HTTP request a Connect call arrived on: its span, its services. */
-const RequestContext = createContextKey<Context.Context<never> | undefined>(undefined, {
+/**
+ * What a Connect call knows of the HTTP request it arrived on: its fiber's context (its span, its
+ * services), and a signal aborted when the server stops waiting for it (the shutdown timeout
+ * passed), so that the call is answered `unavailable` in its own protocol before the server
+ * gives up on the connection.
+ */
+interface RequestOrigin {
+  readonly context: Context.Context<never>
+  readonly stopped: AbortSignal
+}
+
+const RequestContext = createContextKey<RequestOrigin | undefined>(undefined, {
   description: "the Effect context of the request",
 })
+
+/** The service stopped before the call finished (`SHUTDOWN_TIMEOUT_MS` passed). */
+const shuttingDown = () =>
+  new ConnectError("the service is shutting down: the call did not finish in time", Code.Unavailable)
 
 type NodeRequest = http.IncomingMessage | http2.Http2ServerRequest
 type NodeResponse = http.ServerResponse | http2.Http2ServerResponse
@@ -101,9 +115,10 @@ export const layer = <S extends DescService, H extends Handlers<S, any, any>>(op
         const spanName = `${service.typeName}/${method}`
         const labels = { system: "connect_rpc", service: service.typeName, method }
         return async (request: MessageShape<DescMessage>, context: HandlerContext) => {
-          const parent = context.values.get(RequestContext)
+          const origin = context.values.get(RequestContext)
           // The request's values (its route, request-scoped services) win over the layer's.
-          const runtime = parent === undefined ? services : Context.merge(services, parent)
+          const runtime = origin === undefined ? services : Context.merge(services, origin.context)
+          const signal = origin === undefined ? context.signal : AbortSignal.any([context.signal, origin.stopped])
           const route = Context.getOption(runtime, HttpTelemetry.RequestRoute)
           if (Option.isSome(route)) route.value.route = `/${spanName}`
           const timeoutMs = context.timeoutMs()
@@ -125,11 +140,14 @@ export const layer = <S extends DescService, H extends Handlers<S, any, any>>(op
                 Effect.gen(function* () {
                   const seconds = yield* secondsSince(start)
                   if (Exit.isSuccess(exit)) return yield* RpcMetrics.record(labels, "ok", seconds)
-                  const wire = toWireError(exit.cause, toConnectError, context)
+                  const wire = toWireError(exit.cause, toConnectError, signal)
                   answer = wire.error
                   const code = codeToString(wire.error.code)
                   yield* Effect.annotateCurrentSpan("rpc.connect_rpc.error_code", code)
                   if (wire.unexpected) yield* Effect.logError(`${spanName} failed unexpectedly`, exit.cause)
+                  if (origin?.stopped.aborted === true) {
+                    yield* Effect.logWarning(`${spanName} answered unavailable: the service stopped before it finished`)
+                  }
                   yield* RpcMetrics.record(labels, code, seconds)
                 }),
               ),
@@ -147,9 +165,9 @@ export const layer = <S extends DescService, H extends Handlers<S, any, any>>(op
             ),
           )
           // The adapter edge: connect-node calls a Promise-returning handler, so the Effect is run here.
-          const exit = await Effect.runPromiseExitWith(runtime)(observed, { signal: context.signal })
+          const exit = await Effect.runPromiseExitWith(runtime)(observed, { signal })
           if (Exit.isSuccess(exit)) return exit.value
-          throw answer ?? toWireError(exit.cause, toConnectError, context).error
+          throw answer ?? toWireError(exit.cause, toConnectError, signal).error
         }
       }
 
@@ -166,13 +184,13 @@ export const layer = <S extends DescService, H extends Handlers<S, any, any>>(op
         // Past it, resource_exhausted before the message is buffered whole (gRPC's 4 MiB by default).
         readMaxBytes: yield* maxRequestBytes,
         contextValues: (request) =>
-          createContextValues().set(RequestContext, requestContexts.get(request as NodeRequest)),
+          createContextValues().set(RequestContext, requestOrigins.get(request as NodeRequest)),
       })
 
-      const requestContexts = new WeakMap<NodeRequest, Context.Context<never>>()
+      const requestOrigins = new WeakMap<NodeRequest, RequestOrigin>()
 
-      yield* mountAdapter(router, service.typeName, adapter, (request, context) =>
-        requestContexts.set(request, context),
+      yield* mountAdapter(router, service.typeName, adapter, (request, context, stopped) =>
+        requestOrigins.set(request, { context, stopped }),
       )
     }),
   )
@@ -180,13 +198,15 @@ export const layer = <S extends DescService, H extends Handlers<S, any, any>>(op
 /**
  * Everything under `/<typeName>/` goes to a connect-node adapter: unknown methods get its 404
  * (clients read it as `unimplemented`), wrong content types its 415. `seen` hears each request
- * with its Effect context before the adapter runs.
+ * with its Effect context before the adapter runs, and a signal aborted if the server stops
+ * waiting for it (shutdown): the adapter then answers (`unavailable`), and the server, finding the
+ * response written, leaves it alone instead of cutting it with an empty 503.
  */
 export const mountAdapter = (
   router: HttpRouter.HttpRouter,
   typeName: string,
   adapter: (request: NodeRequest, response: NodeResponse) => void,
-  seen?: (request: NodeRequest, context: Context.Context<never>) => void,
+  seen?: (request: NodeRequest, context: Context.Context<never>, stopped: AbortSignal) => void,
 ) =>
   router.add(
     "*",
@@ -195,10 +215,18 @@ export const mountAdapter = (
       const request = yield* HttpServerRequest.HttpServerRequest
       const nodeRequest = NodeHttpServerRequest.toIncomingMessage(request) as NodeRequest
       const nodeResponse = NodeHttpServerRequest.toServerResponse(request) as NodeResponse
-      seen?.(nodeRequest, yield* Effect.context<never>())
+      const stopped = new AbortController()
+      seen?.(nodeRequest, yield* Effect.context<never>(), stopped.signal)
       yield* Effect.callback<void>((resume) => {
         nodeResponse.once("close", () => resume(Effect.void))
         adapter(nodeRequest, nodeResponse)
+        // Interrupted (the shutdown timeout passed): the call answers before this fiber ends.
+        return Effect.callback<void>((answered) => {
+          if (nodeResponse.writableEnded || nodeResponse.destroyed) return answered(Effect.void)
+          nodeResponse.once("finish", () => answered(Effect.void))
+          nodeResponse.once("close", () => answered(Effect.void))
+          stopped.abort(shuttingDown())
+        }).pipe(Effect.timeoutOption("1 second"), Effect.asVoid)
       })
       // connect-node wrote the whole response; Effect's server leaves an ended one alone.
       return HttpServerResponse.empty()
@@ -223,7 +251,7 @@ const withoutStack = <A>(make: () => A): A => {
 const toWireError = <E>(
   cause: Cause.Cause<E>,
   toConnectError: (error: E) => ConnectError,
-  context: HandlerContext,
+  signal: AbortSignal,
 ): { readonly error: ConnectError; readonly unexpected: boolean } => {
   const failure = Cause.findErrorOption(cause)
   if (Option.isSome(failure)) return { error: withoutStack(() => toConnectError(failure.value)), unexpected: false }
@@ -232,8 +260,8 @@ const toWireError = <E>(
     return { error: defect.success, unexpected: false }
   }
   if (Cause.hasInterruptsOnly(cause)) {
-    // connect-node aborts the signal with the reason: its own deadline, or the client leaving.
-    const reason: unknown = context.signal.reason
+    // Aborted with its reason: connect-node's deadline, the client leaving, or the shutdown.
+    const reason: unknown = signal.reason
     return {
       error: reason instanceof ConnectError ? reason : new ConnectError("the call was cancelled", Code.Canceled),
       unexpected: false,

@@ -1,10 +1,10 @@
 import * as http from "node:http"
 import * as http2 from "node:http2"
 import type * as net from "node:net"
-import { NodeHttpServer, type NodeServices } from "@effect/platform-node"
+import { NodeHttpServer, NodeHttpServerRequest, type NodeServices } from "@effect/platform-node"
 import { Effect, Layer, Metric, Option } from "effect"
 import type { Etag, HttpPlatform, HttpServer } from "effect/http"
-import { HttpRouter, HttpServerResponse } from "effect/http"
+import { HttpRouter, HttpServerRequest, HttpServerResponse } from "effect/http"
 import * as Deadline from "./Deadline.ts"
 import * as HttpTelemetry from "./HttpTelemetry.ts"
 import * as Metrics from "./Metrics.ts"
@@ -276,6 +276,36 @@ export const writableResponse = <E, R>(
   })
 
 /**
+ * A request still running when the server stops waiting for it (`SHUTDOWN_TIMEOUT_MS` passed)
+ * is answered `503 {"error":"the service is shutting down"}` and logged, one JSON line each,
+ * instead of the empty 503 the server would cut it with. (Connect calls answer `unavailable` in
+ * their own protocol first: see `Connect.mountAdapter`.) A client that left gets nothing.
+ */
+export const answerWhenStopped = <E, R>(
+  httpApp: Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>,
+): Effect.Effect<HttpServerResponse.HttpServerResponse, E, R | HttpServerRequest.HttpServerRequest> =>
+  Effect.flatMap(Effect.service(HttpServerRequest.HttpServerRequest), (request) =>
+    Effect.onInterrupt(httpApp, () =>
+      Effect.suspend(() => {
+        const response = NodeHttpServerRequest.toServerResponse(request) as http.ServerResponse
+        if (response.headersSent || response.writableEnded || response.destroyed) return Effect.void
+        response.writeHead(503, { "content-type": "application/json", connection: "close" })
+        response.end(JSON.stringify({ error: "the service is shutting down" }))
+        return Effect.logWarning(
+          `${HttpTelemetry.knownMethod(request.method)} ${request.url} answered 503: the service stopped before it finished`,
+        )
+      }),
+    ),
+  )
+
+/**
+ * `answerWhenStopped` around each route's handler: inside the server's own handling of the
+ * request, which would otherwise answer the interruption (an empty 503) before an outer
+ * middleware could.
+ */
+const answerWhenStoppedRoutes = HttpRouter.middleware((httpApp) => answerWhenStopped(httpApp)).layer
+
+/**
  * Serves the service's routes, and `GET /metrics`, on the server: every request counted, timed
  * and traced (`HttpTelemetry`), run within the deadline its `x-request-timeout-ms` gives
  * (`Deadline`), every response checked for what Node can write. Effect's
@@ -283,7 +313,14 @@ export const writableResponse = <E, R>(
  * output; requests are traced and measured instead.
  */
 export const serve = <A, E, R>(routes: Layer.Layer<A, E, R>, options: HttpTelemetry.TracingOptions = {}) =>
-  HttpRouter.serve(HttpTelemetry.traceRoutes(Layer.merge(routes, Metrics.routes), options), {
-    disableLogger: true,
-    middleware: (httpApp) => HttpTelemetry.measure(writableResponse(Deadline.fromRequest(httpApp))),
-  }).pipe(Layer.provide(HttpTelemetry.disableDefaultSpans))
+  HttpRouter.serve(
+    HttpTelemetry.traceRoutes(
+      Layer.merge(routes, Metrics.routes).pipe(Layer.provide(answerWhenStoppedRoutes)),
+      options,
+    ),
+    {
+      disableLogger: true,
+      middleware: (httpApp) =>
+        HttpTelemetry.measure(answerWhenStopped(writableResponse(Deadline.fromRequest(httpApp)))),
+    },
+  ).pipe(Layer.provide(HttpTelemetry.disableDefaultSpans))

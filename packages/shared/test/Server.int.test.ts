@@ -4,8 +4,9 @@ import * as net from "node:net"
 import { NodeHttpServerRequest } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import * as TestServer from "@platform/testkit/TestServer"
-import { Effect, Exit, Fiber, Layer, Scope } from "effect"
+import { Effect, Exit, Fiber, Layer, Logger, Scope } from "effect"
 import { HttpRouter, HttpServerRequest, HttpServerResponse } from "effect/http"
+import { jsonLogger } from "../src/Logging.ts"
 import * as Server from "../src/Server.ts"
 
 const Routes = Layer.mergeAll(
@@ -147,6 +148,34 @@ describe("Server", () => {
       assert.deepStrictEqual([one.status, one.body, one.connection], [200, "done\n", "close"])
       assert.deepStrictEqual(two, { status: 200, body: "done\n" })
       keepAlive.destroy()
+    }),
+  )
+
+  it.live("a request still running when the shutdown timeout passes is answered 503 JSON, and logged", () =>
+    Effect.gen(function* () {
+      const lines: Array<{ level: string; message: string }> = []
+      const scope = yield* Scope.make()
+      const context = yield* Layer.buildWithScope(
+        Server.serve(
+          HttpRouter.add("GET", "/stuck", Effect.as(Effect.sleep("10 seconds"), HttpServerResponse.text("late\n"))),
+        ).pipe(
+          Layer.provideMerge(Server.layerTest),
+          Layer.provide(TestServer.config({ name: "server-test", port: 1 }, { SHUTDOWN_TIMEOUT_MS: "300" })),
+          Layer.provide(Logger.layer([jsonLogger("server-test", (line) => lines.push(JSON.parse(line)))])),
+        ),
+        scope,
+      )
+      const base = yield* TestServer.baseUrl.pipe(Effect.provide(context))
+      const stuck = Promise.all([http1Get(base, "/stuck"), http2Get(base, "/stuck")] as const)
+      yield* Effect.sleep("100 millis")
+      yield* Scope.close(scope, Exit.void)
+      const [one, two] = yield* Effect.promise(() => stuck)
+      assert.deepStrictEqual([one.status, one.body], [503, '{"error":"the service is shutting down"}'])
+      assert.deepStrictEqual(two, { status: 503, body: '{"error":"the service is shutting down"}' })
+      const said = lines.filter(
+        (line) => line.message === "GET /stuck answered 503: the service stopped before it finished",
+      )
+      assert.strictEqual(said.length, 2, "one JSON line per request")
     }),
   )
 })
