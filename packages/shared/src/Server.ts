@@ -286,7 +286,9 @@ export const answerWhenStopped = <E, R>(
 ): Effect.Effect<HttpServerResponse.HttpServerResponse, E, R | HttpServerRequest.HttpServerRequest> =>
   Effect.flatMap(Effect.service(HttpServerRequest.HttpServerRequest), (request) =>
     Effect.onInterrupt(httpApp, () =>
-      Effect.suspend(() => {
+      Effect.flatMap(Deadline.remaining, (left) => {
+        // Interrupted because the request's own deadline passed: `Deadline.fromRequest` answers 504.
+        if (left !== undefined && left <= 0) return Effect.void
         const response = NodeHttpServerRequest.toServerResponse(request) as http.ServerResponse
         if (response.headersSent || response.writableEnded || response.destroyed) return Effect.void
         response.writeHead(503, { "content-type": "application/json", connection: "close" })
