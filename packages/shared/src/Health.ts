@@ -1,6 +1,7 @@
-import { Effect, Layer } from "effect"
+import { Effect, Layer, Metric } from "effect"
 import { HttpRouter, HttpServerResponse } from "effect/http"
 import { DatabaseHealth } from "./Database.ts"
+import * as Spool from "./Spool.ts"
 
 /** What `GET /healthz` answers; each deployment words it its own way. */
 export interface Answers {
@@ -14,8 +15,10 @@ export interface Answers {
  * `GET /healthz`: `200` when healthy, `503` when the database check (`SELECT 1`, bounded) fails,
  * with the bodies `answers` gives. A service without a database is healthy.
  *
- * `GET /readyz` answers the same, for a Kubernetes readiness probe: a service that started
- * without its database is not ready until it has reached and migrated it. The outage and the
+ * `GET /readyz`, for a Kubernetes readiness probe, answers with the same status: a service that
+ * started without its database is not ready until it has reached and migrated it. Its body says
+ * why, for an operator: the database's state and what each crash-safe spool holds (rows it took,
+ * replayed, refused, bytes waiting on disk), from the process's own metrics. The outage and the
  * return are logged once each by the database layer, not on every probe.
  */
 export const layer = (answers: Answers) =>
@@ -31,6 +34,45 @@ export const layer = (answers: Answers) =>
         Effect.as(healthy),
         Effect.orElseSucceed(() => unhealthy),
       )
-      return Layer.mergeAll(HttpRouter.add("GET", "/healthz", answer), HttpRouter.add("GET", "/readyz", answer))
+      const readiness = Effect.gen(function* () {
+        const up = yield* health.check.pipe(
+          Effect.as(true),
+          Effect.orElseSucceed(() => false),
+        )
+        const database = health.enabled ? (up ? "up" : "down") : "none"
+        return HttpServerResponse.jsonUnsafe({ ready: up, database, spools: yield* spools }, { status: up ? 200 : 503 })
+      })
+      return Layer.mergeAll(HttpRouter.add("GET", "/healthz", answer), HttpRouter.add("GET", "/readyz", readiness))
     }),
   )
+
+/** What a spool's metrics say, as `/readyz` shows it. */
+export interface SpoolDetail {
+  rows: number
+  replayed: number
+  refused: number
+  bytes: number
+}
+
+/** The metric behind each field of `SpoolDetail` (`Spool`'s own, by their attribute `spool`). */
+const spoolFields: Record<string, keyof SpoolDetail> = {
+  [Spool.rowsSpooled.id]: "rows",
+  [Spool.rowsReplayed.id]: "replayed",
+  [Spool.rowsRefused.id]: "refused",
+  [Spool.bytesOnDisk.id]: "bytes",
+}
+
+/** Each spool of this process, by name, from the metric registry (`{}` without one). */
+export const spools: Effect.Effect<Record<string, SpoolDetail>> = Effect.map(Metric.snapshot, (snapshots) => {
+  const found: Record<string, SpoolDetail> = {}
+  for (const snapshot of snapshots) {
+    const field = spoolFields[snapshot.id]
+    const name = snapshot.attributes?.spool
+    if (field === undefined || typeof name !== "string") continue
+    if (snapshot.type !== "Counter" && snapshot.type !== "Gauge") continue
+    const value = "count" in snapshot.state ? snapshot.state.count : snapshot.state.value
+    found[name] ??= { rows: 0, replayed: 0, refused: 0, bytes: 0 }
+    found[name][field] = Number(value)
+  }
+  return found
+})

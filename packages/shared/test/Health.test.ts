@@ -1,8 +1,9 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Layer } from "effect"
+import { Effect, Layer, Metric, Schema } from "effect"
 import { HttpRouter } from "effect/http"
 import { DatabaseHealth, DatabaseUnavailable } from "../src/Database.ts"
 import * as Health from "../src/Health.ts"
+import * as Spool from "../src/Spool.ts"
 
 /** The two ways the contract's services word it: plain text (Go), a JSON error body (Express). */
 const answers = {
@@ -36,14 +37,28 @@ const up = Layer.succeed(DatabaseHealth, {
   isReady: Effect.succeed(true),
 })
 
-/** Liveness (the contract's `/healthz`) and readiness (`/readyz`) answer alike. */
+/** Liveness (the contract's `/healthz`) and readiness (`/readyz`) answer with the same status. */
 const healthz = (style: "connect" | "rest", database: Layer.Layer<DatabaseHealth>) =>
   Effect.gen(function* () {
     const live = yield* probe(style, database, "/healthz")
     const ready = yield* probe(style, database, "/readyz")
-    assert.deepStrictEqual(ready, live)
+    assert.strictEqual(ready.status, live.status)
+    assert.match(ready.type ?? "", /^application\/json/)
     return live
   })
+
+const readiness = Schema.decodeUnknownSync(
+  Schema.fromJsonString(
+    Schema.Struct({
+      ready: Schema.Boolean,
+      database: Schema.Literals(["up", "down", "none"]),
+      spools: Schema.Record(
+        Schema.String,
+        Schema.Struct({ rows: Schema.Number, replayed: Schema.Number, refused: Schema.Number, bytes: Schema.Number }),
+      ),
+    }),
+  ),
+)
 
 describe("GET /healthz and /readyz", () => {
   for (const style of ["connect", "rest"] as const) {
@@ -73,6 +88,28 @@ describe("GET /healthz and /readyz", () => {
       assert.strictEqual(response.status, 503)
       assert.strictEqual(response.body, '{"error":"db health check failed"}')
       assert.match(response.type ?? "", /^application\/json/)
+    }),
+  )
+
+  it.effect("/readyz says why: the database's state and what each spool holds, from the metrics", () =>
+    Effect.gen(function* () {
+      const spool = { spool: `health-${Math.random().toString(36).slice(2)}` }
+      yield* Metric.update(Metric.withAttributes(Spool.rowsSpooled, spool), 7)
+      yield* Metric.update(Metric.withAttributes(Spool.rowsReplayed, spool), 3)
+      yield* Metric.update(Metric.withAttributes(Spool.bytesOnDisk, spool), 512)
+      const cases = [
+        [up, 200, true, "up"],
+        [down, 503, false, "down"],
+        [DatabaseHealth.disabled, 200, true, "none"],
+      ] as const
+      for (const [database, status, ready, state] of cases) {
+        const response = yield* probe("connect", database, "/readyz")
+        assert.strictEqual(response.status, status)
+        const body = readiness(response.body)
+        assert.strictEqual(body.ready, ready)
+        assert.strictEqual(body.database, state)
+        assert.deepStrictEqual(body.spools[spool.spool], { rows: 7, replayed: 3, refused: 0, bytes: 512 })
+      }
     }),
   )
 })
