@@ -58,9 +58,14 @@ export const answers = (url: string, timeout: Duration.Duration) =>
 
 /** How long a service may take to drain after SIGTERM before it is killed. */
 const STOP_TIMEOUT = Duration.seconds(20)
-/** A live service is probed this often; two probes without an answer mean it stopped answering. */
+/**
+ * A live service is probed this often; two probes without an answer mean it stopped answering.
+ * Any answer counts, a 503 too: a service whose database is away is alive, and restarting it
+ * would turn a database outage into a platform outage. The timeout outlasts the 2 s a health
+ * check may spend on its database (`SELECT 1` against a frozen server), with room to answer.
+ */
 const PROBE_EVERY = Duration.millis(500)
-const PROBE_TIMEOUT = Duration.millis(750)
+const PROBE_TIMEOUT = Duration.seconds(3)
 /** Restarts allowed within a minute before the platform gives up. */
 const MAX_RESTARTS_PER_MINUTE = 5
 const LAST_LINES = 15

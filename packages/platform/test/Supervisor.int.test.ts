@@ -155,4 +155,53 @@ setTimeout(() => process.exit(3), 300)
       assert.strictEqual(crashes.length, 6)
     }),
   )
+
+  it.live(
+    "a service whose database is away (503, 2 s late) keeps running; one that stops answering is restarted",
+    () =>
+      Effect.gen(function* () {
+        const { root } = yield* workspace
+        const port = yield* Effect.promise(freePort)
+        fs.writeFileSync(
+          path.join(root, "packages", "hello", "src", "main.ts"),
+          // After its first answer, its health check takes the 2 s a frozen database's SELECT 1 may.
+          `import * as http from "node:http"
+let first = true
+http.createServer((_request, response) => {
+  if (first) { first = false; return response.end(String(process.pid)) }
+  setTimeout(() => { response.statusCode = 503; response.end(String(process.pid)) }, 2000)
+}).listen(Number(process.env.PORT), "127.0.0.1")
+process.on("SIGTERM", () => process.exit(0))
+`,
+        )
+        const spec: Spec = {
+          name: "lang",
+          dir: "packages/hello",
+          port,
+          telemetryName: "hello",
+          health: "/",
+          env: () => ({}),
+        }
+        const crashes: Array<string> = []
+        const supervised = yield* Supervisor.supervise(spec, {
+          root,
+          port,
+          env: {},
+          watch: false,
+          print: () => {},
+          onEvent: (event) => Effect.sync(() => event._tag === "Crashed" && crashes.push(event.reason)),
+          readyTimeout: Duration.seconds(30),
+        })
+        yield* Deferred.await(supervised.ready)
+        const pid = Number(yield* Effect.promise(() => fetch(`http://127.0.0.1:${port}/`).then((r) => r.text())))
+        yield* Effect.sleep("8 seconds")
+        assert.deepStrictEqual(crashes, [], "a slow 503 is an answer: not restarted")
+
+        process.kill(pid, "SIGSTOP")
+        while (crashes.length === 0) yield* Effect.sleep("200 millis")
+        process.kill(pid, "SIGCONT")
+        assert.deepStrictEqual(crashes, ["it no longer answers its health check"])
+      }),
+    30_000,
+  )
 })
