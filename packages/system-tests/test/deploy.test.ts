@@ -260,6 +260,10 @@ describe("Kubernetes", () => {
         const container = deployment?.spec.template.spec.containers[0]
         assert.strictEqual(container.readinessProbe.httpGet.path, "/readyz", `${overlay} ${spec.name}`)
         assert.strictEqual(container.livenessProbe.httpGet.path, "/healthz")
+        // Kubernetes' default of 1 s would fail a probe whose database check may take its 2 s.
+        for (const probe of [container.readinessProbe, container.livenessProbe]) {
+          assert.isAtLeast(probe.timeoutSeconds ?? 1, 3, `${overlay} ${spec.name}`)
+        }
         assert.isDefined(container.resources.requests.cpu)
         assert.isDefined(container.resources.limits.memory)
         assert.isTrue(deployment?.spec.template.spec.securityContext.runAsNonRoot)
