@@ -5,6 +5,8 @@ import { Effect, type Scope } from "effect"
  * A TCP proxy on a loopback port to `target`, that a test cuts and restores to stage an outage of
  * whatever is behind it (a database, a service). `cut` stops listening and drops every open
  * connection at once, as a server that died would; `restore` listens again on the same port.
+ * `freeze` holds every byte either way and every new connection, as a server stopped with
+ * SIGSTOP does (the kernel still accepts, nothing answers); `thaw` lets them all through.
  */
 export interface TcpProxy {
   readonly port: number
@@ -12,6 +14,8 @@ export interface TcpProxy {
   readonly via: (url: URL) => URL
   readonly cut: Effect.Effect<void>
   readonly restore: Effect.Effect<void>
+  readonly freeze: Effect.Effect<void>
+  readonly thaw: Effect.Effect<void>
 }
 
 export const make = (target: {
@@ -20,15 +24,28 @@ export const make = (target: {
 }): Effect.Effect<TcpProxy, never, Scope.Scope> =>
   Effect.gen(function* () {
     const sockets = new Set<net.Socket>()
-    const server = net.createServer((client) => {
+    let frozen = false
+    /** What a freeze holds back, in order: bytes on their way, connections not yet opened. */
+    const held: Array<() => void> = []
+    const forward = (from: net.Socket, to: net.Socket) =>
+      from.on("data", (chunk) => (frozen ? held.push(() => to.write(chunk)) : to.write(chunk)))
+    const open = (client: net.Socket) => {
       const upstream = net.connect(target.port, target.host)
       for (const socket of [client, upstream]) {
         sockets.add(socket)
         socket.on("close", () => sockets.delete(socket))
       }
-      client.pipe(upstream).pipe(client)
+      forward(client, upstream)
+      forward(upstream, client)
+      client.on("close", () => upstream.end())
+      upstream.on("close", () => client.end())
       client.on("error", () => upstream.destroy())
       upstream.on("error", () => client.destroy())
+    }
+    const server = net.createServer((client) => {
+      if (!frozen) return open(client)
+      client.on("error", () => {})
+      held.push(() => open(client))
     })
     const listen = (port: number) =>
       Effect.callback<number>((resume) => {
@@ -51,5 +68,12 @@ export const make = (target: {
       },
       cut: close,
       restore: Effect.suspend(() => (server.listening ? Effect.void : Effect.asVoid(listen(port)))),
+      freeze: Effect.sync(() => {
+        frozen = true
+      }),
+      thaw: Effect.sync(() => {
+        frozen = false
+        for (const release of held.splice(0)) release()
+      }),
     }
   })
