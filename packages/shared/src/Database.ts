@@ -6,6 +6,7 @@ import {
   Duration,
   Effect,
   Exit,
+  Fiber,
   Latch,
   Layer,
   Metric,
@@ -290,7 +291,7 @@ export const layer = (migrations: Migrations) =>
                   `lost the database at ${shown}: ${describe(Cause.squash(exit.cause))}; answering without it until it is back`,
                 ),
         )
-      const ping = client`SELECT 1`.pipe(Effect.timeout(HEALTH_TIMEOUT), Effect.exit, Effect.tap(observe))
+      const ping = client`SELECT 1`.pipe(boundedForCaller(HEALTH_TIMEOUT), Effect.exit, Effect.tap(observe))
       const connected = Effect.gen(function* () {
         yield* Effect.logInfo(`connected to ${shown}`)
         yield* Ref.set(answering, true)
@@ -335,6 +336,25 @@ export const layer = (migrations: Migrations) =>
       )
     }),
   ).pipe(Layer.provide(Reactivity.layer))
+
+/**
+ * `effect`, failing with a `TimeoutError` after `duration` for its caller, while its own
+ * interruption finishes in the background. Interrupting a statement on a frozen server is not
+ * quick: the driver sends a cancel on a side connection and drains the statement, up to 5 s
+ * each before it gives the connection up, and `Effect.timeout` would wait for all of it
+ * (a 2 s health check answered in 7 s).
+ */
+const boundedForCaller =
+  (duration: Duration.Duration) =>
+  <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | Cause.TimeoutError, R> =>
+    Effect.flatMap(Effect.forkDetach(effect), (fiber) =>
+      Fiber.join(fiber).pipe(
+        Effect.timeout(duration),
+        Effect.onExit((exit) =>
+          Exit.isSuccess(exit) ? Effect.void : Effect.asVoid(Effect.forkDetach(Fiber.interrupt(fiber))),
+        ),
+      ),
+    )
 
 /**
  * Persistence when `DATABASE_URL` is set, and the service's own "disabled" behaviour when it

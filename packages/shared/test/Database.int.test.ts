@@ -2,7 +2,7 @@ import { assert, describe, it } from "@effect/vitest"
 import * as TcpProxy from "@platform/testkit/TcpProxy"
 import * as TestDatabase from "@platform/testkit/TestDatabase"
 import * as TestServer from "@platform/testkit/TestServer"
-import { Context, Effect, Layer, Logger, Schedule } from "effect"
+import { Context, Duration, Effect, Layer, Logger, Schedule } from "effect"
 import { SqlClient } from "effect/sql"
 import * as Database from "../src/Database.ts"
 import { jsonLogger } from "../src/Logging.ts"
@@ -137,6 +137,31 @@ describe("Database", () => {
       // The health checks run in the caller's fiber: the lines they log go to its logger.
     }).pipe(Effect.provide(logger))
   })
+
+  it.live("a frozen server (nothing answers, nothing closes): each health check fails within its 2 s", () =>
+    Effect.gen(function* () {
+      const url = yield* TestDatabase.freshDatabase("db_frozen")
+      const real = TestDatabase.serverUrl()
+      const proxy = yield* TcpProxy.make({ host: real.hostname, port: Number(real.port || 5432) })
+      const context = yield* Layer.build(
+        Database.layer(migrations).pipe(
+          Layer.provide(TestServer.config(defaults, { DATABASE_URL: proxy.via(url).href })),
+          Layer.provide(Logger.layer([])),
+        ),
+      )
+      const health = Context.get(context, Database.DatabaseHealth)
+      yield* health.check
+      yield* proxy.freeze
+      // The driver's own cancel of the stalled statement takes up to 10 s; the check does not wait for it.
+      for (let i = 0; i < 3; i++) {
+        const [took, error] = yield* Effect.timed(Effect.flip(health.check))
+        assert.strictEqual(error._tag, "DatabaseUnavailable")
+        assert.isBelow(Duration.toMillis(took), 2500, `check ${i + 1} answered within its bound`)
+      }
+      yield* proxy.thaw
+      yield* health.check.pipe(Effect.retry(Schedule.spaced("100 millis")), Effect.timeout("15 seconds"))
+    }),
+  )
 
   it.live("a statement that runs past DATABASE_STATEMENT_TIMEOUT_MS is cancelled; migrations are not bound by it", () =>
     Effect.gen(function* () {
