@@ -57,10 +57,14 @@ describe("a service process", () => {
     })
     try {
       await service.waitFor((line) => line.message === "ready")
-      for (const path of ["/healthz", "/readyz"]) {
+      const expected = {
+        "/healthz": { error: "db health check failed" },
+        "/readyz": { ready: false, database: "down", spools: {} },
+      }
+      for (const [path, body] of Object.entries(expected)) {
         const response = await fetch(`http://127.0.0.1:${port}${path}`)
         assert.strictEqual(response.status, 503)
-        assert.strictEqual(await response.text(), '{"error":"db health check failed"}')
+        assert.deepStrictEqual(await response.json(), body)
       }
       const waiting = service.lines.filter((line) => String(line.message).startsWith("waiting for the database"))
       assert.strictEqual(waiting.length, 1)
