@@ -127,7 +127,7 @@ export const make = <Row, Encoded extends Record<string, unknown>>(options: {
         Effect.tap((outcome) =>
           outcome === "held"
             ? Effect.logWarning(
-                `the database did not take the ${options.table} row within ${Duration.format(waitAtMost)}: answering without it; the row is held and written when the database answers`,
+                `the database did not take the ${options.table} row within ${Duration.format(waitAtMost)} (or the request's deadline): answering without it; the row is held and written when the database answers`,
               ).pipe(Effect.annotateLogs({ row: { id: keyed.id, ...encode(row) } }))
             : Effect.void,
         ),

@@ -13,6 +13,7 @@ import {
   type Scope,
   Tracer,
 } from "effect"
+import * as Deadline from "./Deadline.ts"
 
 /**
  * Group commit for rows written one per request: rows that arrive while a statement is on the
@@ -25,8 +26,11 @@ import {
  * While the database does not answer (`isTransient`), a batch is kept and retried with capped
  * backoff instead of failed, and a caller waits at most `waitAtMost`: then `write` answers
  * `"held"` and the request goes on without its row, which is written when the database is back.
- * Once a statement has failed that way, callers do not wait at all until one succeeds again: only
- * the requests that arrive as an outage begins pay `waitAtMost`.
+ * Once a statement has failed that way, or a caller has waited `waitAtMost` in vain (a frozen
+ * database fails nothing, it just never answers), callers do not wait at all until a statement
+ * succeeds again: only the requests that arrive as an outage begins pay `waitAtMost`. A request
+ * with a deadline (`Deadline`) waits less when less is left, so that its answer, without the row,
+ * still arrives in time: a caller's timeout must not be spent on a row the service can hold.
  * What is held is bounded (`maxHeld`); on close, held rows get `holdOnClose` more to be written,
  * then each one left is reported to `onLost` with its row.
  *
@@ -50,6 +54,9 @@ interface Pending<A, E> {
   /** False once the caller stopped waiting: the outcome is then the worker's to report. */
   waiting: boolean
 }
+
+/** Of a deadline's time left, what a write leaves for the answer (a tenth, 20 ms at least). */
+const answerMargin = (left: number) => Math.max(20, left / 10)
 
 const RETRY_FIRST = Duration.millis(100)
 const RETRY_CAP = Duration.seconds(5)
@@ -219,12 +226,19 @@ export const make = <A, E, R>(options: {
             return "held" as const
           }
           if (waitAtMost === undefined) return yield* Effect.as(Deferred.await(done), "written" as const)
-          const outcome = yield* Effect.timeoutOption(Deferred.await(done), waitAtMost)
+          const left = yield* Deadline.remaining
+          const wait =
+            left === undefined
+              ? waitAtMost
+              : Duration.min(waitAtMost, Duration.millis(Math.max(0, left - answerMargin(left))))
+          const outcome = yield* Effect.timeoutOption(Deferred.await(done), wait)
           if (Option.isSome(outcome)) return "written" as const
           // Settled between the timer and now: the outcome is still this caller's.
           if (Deferred.isDoneUnsafe(done)) return yield* Effect.as(Deferred.await(done), "written" as const)
           pending.waiting = false
           held++
+          // A full wait in vain: the database is not answering (a short deadline proves nothing).
+          if (Duration.equals(wait, waitAtMost)) outage = true
           return "held" as const
         }),
     }

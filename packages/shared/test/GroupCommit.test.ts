@@ -2,6 +2,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Cause, Deferred, Effect, Exit, Fiber, Scope } from "effect"
 import { TestClock } from "effect/testing"
 import fc from "fast-check"
+import * as Deadline from "../src/Deadline.ts"
 import * as GroupCommit from "../src/GroupCommit.ts"
 
 /** A table that refuses a whole statement when one of its rows is bad, as a constraint does. */
@@ -193,6 +194,70 @@ describe("GroupCommit", () => {
           yield* TestClock.adjust("10 millis")
           assert.strictEqual(yield* Fiber.join(after), "written")
         }).pipe(Effect.scoped),
+    )
+
+    /** A database that stops answering without failing anything, as a frozen one does, until thawed. */
+    const frozen = () => {
+      const db = table()
+      const thawed = Deferred.makeUnsafe<void>()
+      let isFrozen = false
+      const write = (rows: ReadonlyArray<number>) =>
+        Effect.suspend(() => (isFrozen ? Effect.andThen(Deferred.await(thawed), db.write(rows)) : db.write(rows)))
+      return {
+        ...db,
+        write,
+        freeze: Effect.sync(() => {
+          isFrozen = true
+        }),
+        thaw: Effect.suspend(() => {
+          isFrozen = false
+          return Deferred.succeed(thawed, undefined)
+        }),
+      }
+    }
+
+    it.effect(
+      "a frozen database: once a caller has waited waitAtMost in vain, the next do not wait; all are written after",
+      () =>
+        Effect.gen(function* () {
+          const db = frozen()
+          const commit = yield* GroupCommit.make({ name: "test", write: db.write, isTransient, waitAtMost: "1 second" })
+          yield* db.freeze
+          const first = yield* Effect.forkChild(commit.write(1))
+          yield* TestClock.adjust("1 second")
+          assert.strictEqual(yield* Fiber.join(first), "held")
+          // No clock moves: these answer at once.
+          assert.deepStrictEqual(yield* Effect.forEach([2, 3], commit.write), ["held", "held"])
+          yield* db.thaw
+          yield* TestClock.adjust("10 millis")
+          assert.sameMembers(db.stored, [1, 2, 3])
+          const after = yield* Effect.forkChild(commit.write(4))
+          yield* TestClock.adjust("10 millis")
+          assert.strictEqual(yield* Fiber.join(after), "written")
+        }).pipe(Effect.scoped),
+    )
+
+    it.effect("a request with a deadline waits for its row only as long as leaves time to answer", () =>
+      Effect.gen(function* () {
+        const db = frozen()
+        const commit = yield* GroupCommit.make({ name: "test", write: db.write, isTransient, waitAtMost: "1 second" })
+        yield* db.freeze
+        // 300 ms left: the write gives up after 270 (a tenth kept for the answer).
+        const first = yield* Effect.forkChild(commit.write(1).pipe(Deadline.within(300)))
+        yield* TestClock.adjust("269 millis")
+        assert.isUndefined(first.pollUnsafe(), "still waiting at 269 ms")
+        yield* TestClock.adjust("1 millis")
+        assert.strictEqual(yield* Fiber.join(first), "held")
+        // A short deadline proves nothing about the database: the next caller still waits its full second.
+        const second = yield* Effect.forkChild(commit.write(2))
+        yield* TestClock.adjust("999 millis")
+        assert.isUndefined(second.pollUnsafe(), "a caller without a deadline waits waitAtMost")
+        yield* TestClock.adjust("1 millis")
+        assert.strictEqual(yield* Fiber.join(second), "held")
+        yield* db.thaw
+        yield* TestClock.adjust("10 millis")
+        assert.sameMembers(db.stored, [1, 2])
+      }).pipe(Effect.scoped),
     )
 
     it.effect("closing in an outage gives held rows holdOnClose, then reports each one left as lost", () =>
