@@ -1,3 +1,4 @@
+import * as http from "node:http"
 import * as http2 from "node:http2"
 import autocannon from "autocannon"
 import * as hdr from "hdr-histogram-js"
@@ -167,4 +168,100 @@ export const grpc = async (request: GrpcRequest, shape: Shape): Promise<Figures>
   const latencies = histogram()
   const run = await grpcRun(request, shape.connections, shape.duration, latencies)
   return figures(latencies, run.total, run.failures, run.seconds)
+}
+
+/** What an open-loop run at a fixed rate measured: latencies in microseconds from each request's slot. */
+export interface RateFigures {
+  readonly rate: number
+  readonly sent: number
+  readonly failures: number
+  readonly p50: number
+  readonly p90: number
+  readonly p99: number
+  readonly max: number
+  /** Answers later than 10 ms after their slot. */
+  readonly late: number
+  /** How far behind its schedule the driver itself fell at worst, in microseconds. */
+  readonly driverLag: number
+}
+
+/**
+ * An open loop over HTTP/1.1 keep-alive: a request leaves every `1 / rate` seconds whether or not
+ * the earlier ones were answered, and each latency counts from the moment its request was due,
+ * not from when it left, so a stall is charged to every request it delayed (no coordinated
+ * omission: a closed loop would send fewer requests while the server stalls, and hide it).
+ */
+export const fixedRate = async (request: HttpRequest, rate: number, shape: Pick<Shape, "duration" | "warmup">) => {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1024 })
+  const target = new URL(request.url)
+  const body = request.body === undefined ? undefined : Buffer.from(request.body)
+  const succeeded = (status: number) =>
+    request.expectStatus === undefined ? status >= 200 && status < 300 : status === request.expectStatus
+  const one = (due: bigint, done: (ok: boolean, micros: number) => void) => {
+    const outgoing = http.request(
+      {
+        agent,
+        host: target.hostname,
+        port: target.port,
+        path: `${target.pathname}${target.search}`,
+        method: request.method,
+        headers: { ...request.headers, ...(body === undefined ? {} : { "content-length": body.byteLength }) },
+      },
+      (response) => {
+        response.on("data", () => {})
+        response.on("end", () =>
+          done(succeeded(response.statusCode ?? 0), Number((process.hrtime.bigint() - due) / 1000n)),
+        )
+      },
+    )
+    outgoing.setTimeout(30_000, () => outgoing.destroy(new Error("no answer in 30 s")))
+    outgoing.on("error", () => done(false, Number((process.hrtime.bigint() - due) / 1000n)))
+    outgoing.end(body)
+  }
+  const phase = (seconds: number) =>
+    new Promise<{ latencies: hdr.Histogram; sent: number; failures: number; late: number; lag: number }>((resolve) => {
+      const latencies = histogram()
+      const interval = 1e9 / rate
+      const count = Math.round(seconds * rate)
+      const start = process.hrtime.bigint()
+      let sent = 0
+      let answered = 0
+      let failures = 0
+      let late = 0
+      let lag = 0
+      const tick = () => {
+        const now = process.hrtime.bigint()
+        while (sent < count) {
+          const due = start + BigInt(Math.round(sent * interval))
+          if (due > now) break
+          lag = Math.max(lag, Number((now - due) / 1000n))
+          sent += 1
+          one(due, (ok, micros) => {
+            answered += 1
+            if (!ok) failures += 1
+            else latencies.recordValue(Math.max(1, micros))
+            if (micros > 10_000) late += 1
+            if (answered === count) resolve({ latencies, sent, failures, late, lag })
+          })
+        }
+        // A timer, not a spin: the driver shares the cores with what it measures; a request that
+        // leaves a little after its slot is still timed from the slot.
+        if (sent < count) setTimeout(tick, Math.max(0, Number(start + BigInt(Math.round(sent * interval)) - now) / 1e6))
+      }
+      tick()
+    })
+  if (shape.warmup > 0) await phase(shape.warmup)
+  const run = await phase(shape.duration)
+  agent.destroy()
+  return {
+    rate,
+    sent: run.sent,
+    failures: run.failures,
+    p50: run.latencies.getValueAtPercentile(50),
+    p90: run.latencies.getValueAtPercentile(90),
+    p99: run.latencies.getValueAtPercentile(99),
+    max: run.latencies.maxValue,
+    late: run.late,
+    driverLag: run.lag,
+  } satisfies RateFigures
 }

@@ -139,6 +139,20 @@ const spoolAppend = Effect.gen(function* () {
   )
 })
 
+/** A scenario of the open loop: `request` sent at `rate` a second whatever the answers do. */
+interface RateScenario {
+  readonly name: string
+  readonly rate: number
+  readonly kind: "baseline" | "platform"
+  /** The scenario at the same rate this one is compared with. */
+  readonly baseline?: string
+  /** Our services the request crosses (the latency added is also shown per hop). */
+  readonly hops?: number
+  readonly request: Load.HttpRequest
+}
+
+const rateKey = (name: string, rate: number) => `${name} at ${rate} req/s`
+
 interface Scenario {
   readonly name: string
   readonly kind: "baseline" | "platform"
@@ -403,6 +417,39 @@ const main = async () => {
     },
   ]
 
+  /** Open-loop scenarios: the chain as users meet it, at a fixed rate well below saturation and near it. */
+  const rates = quick ? [200] : [200, 1000]
+  const rateScenarios: ReadonlyArray<RateScenario> = rates.flatMap((rate) => [
+    {
+      name: "plain greet chain, Connect JSON",
+      rate,
+      kind: "baseline" as const,
+      request: json(`${plainGreeter.url}${GREET}`, greet),
+    },
+    {
+      name: "Greet, Connect JSON",
+      rate,
+      kind: "platform" as const,
+      baseline: "plain greet chain, Connect JSON",
+      hops: 2,
+      request: json(`${greeter.url}${GREET}`, greet),
+    },
+    {
+      name: "Greet through the edge, Connect JSON",
+      rate,
+      kind: "platform" as const,
+      baseline: "plain greet chain, Connect JSON",
+      hops: 3,
+      request: json(`${edge.url}${GREET}`, greet, bearer),
+    },
+    {
+      name: "InvokeCustom (lang answers)",
+      rate,
+      kind: "platform" as const,
+      request: json(`${gateway.url}${INVOKE}`, greet),
+    },
+  ])
+
   const results = new Map<string, Load.Figures>()
   for (const scenario of scenarios) {
     if (only !== undefined && !only.test(scenario.name)) continue
@@ -410,7 +457,15 @@ const main = async () => {
     results.set(scenario.name, await scenario.run())
   }
 
+  const rateResults = new Map<string, Load.RateFigures>()
+  for (const scenario of rateScenarios) {
+    if (only !== undefined && !only.test(scenario.name)) continue
+    progress(`${scenario.name} at ${scenario.rate} req/s, open loop (${shape.duration} s)`)
+    rateResults.set(rateKey(scenario.name, scenario.rate), await Load.fixedRate(scenario.request, scenario.rate, shape))
+  }
+
   print(scenarios, results, bcryptPerSecond)
+  printRates(rateScenarios, rateResults)
 
   await Servers.stopAll()
   if (profileDir !== undefined) {
@@ -419,12 +474,13 @@ const main = async () => {
     }
   }
 
-  const broken = [...results].filter(
-    ([, figures]) => figures.total - figures.failures === 0 || figures.failures > figures.total * 0.01,
-  )
+  const broken = [
+    ...[...results].map(([name, figures]) => [name, figures.failures, figures.total] as const),
+    ...[...rateResults].map(([name, figures]) => [name, figures.failures, figures.sent] as const),
+  ].filter(([, failures, total]) => total - failures === 0 || failures > total * 0.01)
   if (broken.length > 0) {
-    for (const [name, figures] of broken) {
-      process.stderr.write(`bench: ${name}: ${figures.failures} of ${figures.total} requests failed\n`)
+    for (const [name, failures, total] of broken) {
+      process.stderr.write(`bench: ${name}: ${failures} of ${total} requests failed\n`)
     }
     process.exitCode = 1
   }
@@ -496,3 +552,35 @@ main().catch(async (error: Error) => {
   await Servers.stopAll().catch(() => {})
   process.exit(1)
 })
+
+/** The open-loop table: latencies from each request's slot, and what our stack adds at the same rate. */
+const printRates = (scenarios: ReadonlyArray<RateScenario>, results: ReadonlyMap<string, Load.RateFigures>) => {
+  if (results.size === 0) return
+  const lines = [
+    "",
+    `At a fixed rate (open loop, HTTP/1.1 keep-alive, ${shape.duration} s after ${shape.warmup} s of warm-up; latency from each request's slot; late: answered more than 10 ms after its slot):`,
+    "",
+    "| scenario | rate | p50 ms | p90 ms | p99 ms | max ms | late | failed | added over its baseline (p50 / p90 / p99 ms; p99 per hop) |",
+    "|---|---:|---:|---:|---:|---:|---:|---:|---|",
+  ]
+  for (const scenario of scenarios) {
+    const figures = results.get(rateKey(scenario.name, scenario.rate))
+    if (figures === undefined) continue
+    const base = scenario.baseline === undefined ? undefined : results.get(rateKey(scenario.baseline, scenario.rate))
+    const added = (key: "p50" | "p90" | "p99") => ms(figures[key] - (base?.[key] ?? 0))
+    const versus =
+      base === undefined
+        ? ""
+        : `${added("p50")} / ${added("p90")} / ${added("p99")}; ${ms((figures.p99 - base.p99) / (scenario.hops ?? 1))} per hop over ${scenario.hops ?? 1}`
+    const label = scenario.kind === "baseline" ? `baseline: ${scenario.name}` : scenario.name
+    lines.push(
+      `| ${label} | ${scenario.rate.toLocaleString("en")}/s | ${ms(figures.p50)} | ${ms(figures.p90)} | ${ms(figures.p99)} | ${ms(figures.max)} | ${figures.late} | ${figures.failures} | ${versus} |`,
+    )
+  }
+  const lag = Math.max(...[...results.values()].map((figures) => figures.driverLag))
+  lines.push(
+    "",
+    `The driver fell at most ${ms(lag)} ms behind its schedule (each latency counts from the slot regardless).`,
+  )
+  process.stdout.write(`${lines.join("\n")}\n`)
+}
