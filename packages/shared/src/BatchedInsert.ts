@@ -69,6 +69,8 @@ export const make = <Row, Encoded extends Record<string, unknown>>(options: {
       : undefined
     /** Where the spool holds each held row, until it is written. */
     const tickets = new Map<string, Spool.Ticket>()
+    /** This outage's spooled rows were announced (until every held row is written). */
+    let outageAnnounced = false
     if (spool !== undefined) {
       // Rows held by an earlier process that died (or stopped) before the database came back.
       const replay = spool
@@ -109,7 +111,10 @@ export const make = <Row, Encoded extends Record<string, unknown>>(options: {
               Effect.annotateLogs({ row: { id: keyed.id, ...encode(keyed.row) } }),
             ),
       onCaughtUp: (written) =>
-        Effect.logInfo(`wrote ${written} held ${options.table} rows now that the database answers`),
+        Effect.suspend(() => {
+          outageAnnounced = false
+          return Effect.logInfo(`wrote ${written} held ${options.table} rows now that the database answers`)
+        }),
     })
     return (row: Row) => {
       const keyed = { id: randomUUID(), row }
@@ -124,13 +129,22 @@ export const make = <Row, Encoded extends Record<string, unknown>>(options: {
               )
             : Effect.void,
         ),
-        Effect.tap((outcome) =>
-          outcome === "held"
-            ? Effect.logWarning(
-                `the database did not take the ${options.table} row within ${Duration.format(waitAtMost)} (or the request's deadline): answering without it; the row is held and written when the database answers`,
-              ).pipe(Effect.annotateLogs({ row: { id: keyed.id, ...encode(row) } }))
-            : Effect.void,
-        ),
+        Effect.tap((outcome) => {
+          if (outcome !== "held") return Effect.void
+          const late = `the database did not take the ${options.table} row within ${Duration.format(waitAtMost)} (or the request's deadline): answering without it`
+          // On disk, a row needs no line of its own: one per outage says what is going on (a
+          // frozen database at 100 requests a second would otherwise write 100 lines a second).
+          if (tickets.has(keyed.id)) {
+            if (outageAnnounced) return Effect.void
+            outageAnnounced = true
+            return Effect.logWarning(
+              `${late}; this row and the next are kept in the spool and written when the database answers (one line per outage)`,
+            )
+          }
+          return Effect.logWarning(`${late}; the row is held and written when the database answers`).pipe(
+            Effect.annotateLogs({ row: { id: keyed.id, ...encode(row) } }),
+          )
+        }),
         Effect.asVoid,
         Database.query(options.name),
       )

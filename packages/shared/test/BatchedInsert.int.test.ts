@@ -62,9 +62,15 @@ describe("BatchedInsert with SPOOL_DIR", () => {
         yield* first.repo.insert({ body: "before" })
         yield* proxy.cut
         // Each insert answers after the write timeout, without its row: held, and on disk.
-        for (let i = 0; i < 5; i++) yield* first.repo.insert({ body: `during ${i}` })
+        // (Logged by the requests' own fibers: the test's logger is theirs.)
+        const requestLogger = Logger.layer([jsonLogger("spool-test", (line) => lines.push(JSON.parse(line)))])
+        for (let i = 0; i < 5; i++) {
+          yield* first.repo.insert({ body: `during ${i}` }).pipe(Effect.provide(requestLogger))
+        }
         yield* first.close
         const messages = lines.map((line) => line.message)
+        // Spooled rows are announced once for the outage, not once each.
+        assert.strictEqual(messages.filter((m) => m.startsWith("the database did not take the notes row")).length, 1)
         assert.strictEqual(messages.filter((m) => m.includes("kept in the spool for the next start")).length, 5)
         assert.notInclude(messages.join("\n"), "lost a notes row")
         assert.isAbove(fs.readdirSync(spool).length, 0, "the spool holds them")
