@@ -17,6 +17,7 @@ import { Passwords } from "./Passwords.ts"
 import { LoginFailuresRepo } from "./persistence/LoginFailuresRepo.ts"
 import { RefreshTokensRepo } from "./persistence/RefreshTokensRepo.ts"
 import { UsersRepo } from "./persistence/UsersRepo.ts"
+import { Revocations } from "./Revocations.ts"
 import { Tokens } from "./Tokens.ts"
 
 /** bcrypt reads at most 72 bytes; a longer password is refused rather than silently cut. */
@@ -108,6 +109,7 @@ export class Accounts extends Context.Service<
       const refreshTokens = yield* RefreshTokensRepo
       const passwords = yield* Passwords
       const tokens = yield* Tokens
+      const revocations = yield* Revocations
       const refreshTtlSeconds = Duration.toSeconds(config.refreshTtl)
       yield* exportLogins
 
@@ -130,7 +132,7 @@ export class Accounts extends Context.Service<
               ttlSeconds: refreshTtlSeconds,
             }),
           )
-          const { token, expiresIn } = yield* tokens.issue(user)
+          const { token, expiresIn } = yield* tokens.issue(user, familyId)
           return { token, refreshToken, expiresIn }
         })
 
@@ -224,19 +226,23 @@ export class Accounts extends Context.Service<
           ))
         if (!first) {
           yield* unavailable(refreshTokens.revokeFamily(token.family_id))
+          yield* revocations.revoke(token.family_id)
           yield* Effect.logWarning("refresh token reused: the session is revoked").pipe(
             Effect.annotateLogs("user_id", token.user_id),
           )
           return yield* new InvalidRefreshToken()
         }
-        const { token: access, expiresIn } = yield* tokens.issue(user.value)
+        const { token: access, expiresIn } = yield* tokens.issue(user.value, token.family_id)
         return { token: access, refreshToken: next, expiresIn }
       })
 
       const logout = Effect.fn("Accounts.logout")(function* (presented: string | null | undefined) {
         if (!given(presented)) return yield* new InvalidRequest({ error: "refreshToken is required" })
         const found = yield* unavailable(refreshTokens.findByHash(hashToken(presented)))
-        if (Option.isSome(found)) yield* unavailable(refreshTokens.revokeFamily(found.value.family_id))
+        if (Option.isNone(found)) return
+        yield* unavailable(refreshTokens.revokeFamily(found.value.family_id))
+        // Its access tokens too, not only its refresh token: here at once, on other replicas within a poll.
+        yield* revocations.revoke(found.value.family_id)
       })
 
       return Accounts.of({ register, login, refresh, logout })

@@ -16,6 +16,7 @@ import { migrations } from "./persistence/migrations/index.ts"
 import { RefreshTokensRepo } from "./persistence/RefreshTokensRepo.ts"
 import { SigningKeysRepo } from "./persistence/SigningKeysRepo.ts"
 import { UsersRepo } from "./persistence/UsersRepo.ts"
+import { Revocations } from "./Revocations.ts"
 import { SigningKeys } from "./SigningKeys.ts"
 import { Tokens } from "./Tokens.ts"
 
@@ -26,11 +27,15 @@ const Persistence = Database.layerOptional({
   migrations,
   enabled: Accounts.layer.pipe(
     Layer.provideMerge(Tokens.layer),
+    Layer.provideMerge(Revocations.layer),
     Layer.provideMerge(SigningKeys.layerStored),
     Layer.provide([UsersRepo.layer, LoginFailuresRepo.layer, RefreshTokensRepo.layer, SigningKeysRepo.layer]),
     Layer.provide(Passwords.layer),
   ),
-  disabled: Layer.merge(Accounts.disabled, Tokens.layer.pipe(Layer.provideMerge(SigningKeys.layerEphemeral))),
+  disabled: Layer.merge(
+    Accounts.disabled,
+    Tokens.layer.pipe(Layer.provide(Revocations.none), Layer.provideMerge(SigningKeys.layerEphemeral)),
+  ),
 })
 
 const Routes = Layer.mergeAll(

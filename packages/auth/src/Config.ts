@@ -20,6 +20,8 @@ export interface Settings {
   /** Failures from one client, whatever the emails, before the client is refused. */
   readonly maxLoginFailuresPerClient: number
   readonly loginFailureWindow: Duration.Duration
+  /** How often each replica reads the sessions revoked elsewhere (`AUTH_REVOCATION_POLL_MS`). */
+  readonly revocationPoll: Duration.Duration
   /** Proxies whose `X-Real-Ip` names the client (`AUTH_TRUSTED_PROXIES`; private networks by default). */
   readonly trustedProxies: ReadonlyArray<string>
 }
@@ -64,6 +66,7 @@ export const settings: Config.Config<Settings> = Config.all({
   maxLoginFailuresPerClient: positiveInt("AUTH_MAX_LOGIN_FAILURES_PER_CLIENT", 50),
   trustedProxies: cidrList("AUTH_TRUSTED_PROXIES", PRIVATE_NETWORKS),
   loginFailureWindow: positiveInt("AUTH_LOGIN_FAILURE_WINDOW_SECONDS", 15 * 60).pipe(Config.map(Duration.seconds)),
+  revocationPoll: positiveInt("AUTH_REVOCATION_POLL_MS", 1000).pipe(Config.map(Duration.millis)),
 })
 
 export class AuthConfig extends Context.Service<AuthConfig, Settings>()("auth/AuthConfig") {

@@ -2,6 +2,7 @@ import { Clock, Context, Duration, Effect, Layer, Option, Schema } from "effect"
 import { decodeProtectedHeader, jwtVerify, SignJWT } from "jose"
 import { AuthConfig } from "./Config.ts"
 import { type DatabaseUnavailable, InvalidToken } from "./errors.ts"
+import { Revocations } from "./Revocations.ts"
 import { SigningKeys } from "./SigningKeys.ts"
 
 /** What a valid access token says. */
@@ -10,6 +11,8 @@ export interface Claims {
   readonly role: string
   /** Seconds since the epoch. */
   readonly exp: number
+  /** The session (refresh-token family) the token belongs to; absent in the original's tokens. */
+  readonly sid?: string | undefined
 }
 
 /**
@@ -19,11 +22,17 @@ export interface Claims {
 const HeaderSafe = Schema.String.check(
   Schema.makeFilter((value: string) => /^[\x21-\x7e]{1,256}$/.test(value) || "must be printable ASCII without spaces"),
 )
-const Payload = Schema.Struct({ sub: HeaderSafe, role: Schema.optional(HeaderSafe), exp: Schema.Number })
+const Payload = Schema.Struct({
+  sub: HeaderSafe,
+  role: Schema.optional(HeaderSafe),
+  exp: Schema.Number,
+  sid: Schema.optional(Schema.String),
+})
 const decodePayload = Schema.decodeUnknownOption(Payload)
 
 /**
- * RS256 access tokens: header `kid`, claims `sub`, `role`, `iss`, `iat`, `exp`. Verification
+ * RS256 access tokens: header `kid`, claims `sub`, `role`, `iss`, `iat`, `exp`, and `sid` (the
+ * session, so that a logout ends its access tokens too: `Revocations`). Verification
  * pins RS256, demands the issuer, checks `exp` and `nbf`, and takes keys only from the service's
  * own published set, so `alg: none`, HS256 signed with the public key, unknown or retired kids,
  * expired and foreign tokens are all `InvalidToken`.
@@ -32,7 +41,10 @@ export class Tokens extends Context.Service<
   Tokens,
   {
     /** Fails with `DatabaseUnavailable` while the stored keys have not been loaded. */
-    readonly issue: (user: { readonly id: string; readonly role: string }) => Effect.Effect<
+    readonly issue: (
+      user: { readonly id: string; readonly role: string },
+      session: string,
+    ) => Effect.Effect<
       {
         readonly token: string
         readonly expiresIn: number
@@ -47,13 +59,17 @@ export class Tokens extends Context.Service<
     Effect.gen(function* () {
       const config = yield* AuthConfig
       const keys = yield* SigningKeys
+      const revocations = yield* Revocations
       const ttlSeconds = Duration.toSeconds(config.tokenTtl)
 
-      const issue = Effect.fn("Tokens.issue")(function* (user: { readonly id: string; readonly role: string }) {
+      const issue = Effect.fn("Tokens.issue")(function* (
+        user: { readonly id: string; readonly role: string },
+        session: string,
+      ) {
         const key = yield* keys.current
         const now = Math.floor((yield* Clock.currentTimeMillis) / 1000)
         const token = yield* Effect.promise(() =>
-          new SignJWT({ role: user.role })
+          new SignJWT({ role: user.role, sid: session })
             .setProtectedHeader({ alg: "RS256", kid: key.kid, typ: "JWT" })
             .setSubject(user.id)
             .setIssuer(config.issuer)
@@ -84,15 +100,23 @@ export class Tokens extends Context.Service<
         })
         const claims = decodePayload(payload)
         if (Option.isNone(claims)) return yield* new InvalidToken()
-        return { sub: claims.value.sub, role: claims.value.role ?? "user", exp: claims.value.exp }
+        return {
+          sub: claims.value.sub,
+          role: claims.value.role ?? "user",
+          exp: claims.value.exp,
+          sid: claims.value.sid,
+        }
       })
 
       const verify = Effect.fn("Tokens.verify")(function* (token: string) {
         const now = (yield* Clock.currentTimeMillis) / 1000
-        const cached = verified.get(token, now)
-        if (cached !== undefined) return cached
-        const claims = yield* verifySignature(token)
-        verified.set(token, claims)
+        let claims = verified.get(token, now)
+        if (claims === undefined) {
+          claims = yield* verifySignature(token)
+          verified.set(token, claims)
+        }
+        // Checked on every use, cached or not: a logout ends the session's tokens from then on.
+        if (claims.sid !== undefined && (yield* revocations.isRevoked(claims.sid))) return yield* new InvalidToken()
         return claims
       })
 

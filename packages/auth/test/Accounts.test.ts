@@ -15,6 +15,7 @@ import { LoginFailuresRepo } from "../src/persistence/LoginFailuresRepo.ts"
 import { RefreshTokensRepo } from "../src/persistence/RefreshTokensRepo.ts"
 import { SigningKeysRepo } from "../src/persistence/SigningKeysRepo.ts"
 import { UsersRepo } from "../src/persistence/UsersRepo.ts"
+import { Revocations } from "../src/Revocations.ts"
 import { SigningKeys } from "../src/SigningKeys.ts"
 import { Tokens } from "../src/Tokens.ts"
 
@@ -26,13 +27,16 @@ import { Tokens } from "../src/Tokens.ts"
  */
 const Domain = Accounts.layer.pipe(
   Layer.provideMerge(Tokens.layer),
+  Layer.provideMerge(Revocations.layer),
   Layer.provideMerge(SigningKeys.layerStored),
-  Layer.provide([UsersRepo.layerMemory, LoginFailuresRepo.layerMemory, RefreshTokensRepo.layerMemory]),
+  Layer.provide([UsersRepo.layerMemory, LoginFailuresRepo.layerMemory]),
+  Layer.provideMerge(RefreshTokensRepo.layerMemory),
   Layer.provide(SigningKeysRepo.layerMemory),
   Layer.provide(DatabaseHealth.disabled),
   Layer.provide(Passwords.layer),
   Layer.provideMerge(AuthConfig.layer),
-  Layer.provide(ConfigProvider.layer(ConfigProvider.fromEnv({ env: {} }))),
+  // Revocations by other replicas are looked for hourly: the test clock jumps days at a time.
+  Layer.provide(ConfigProvider.layer(ConfigProvider.fromEnv({ env: { AUTH_REVOCATION_POLL_MS: "3600000" } }))),
 )
 
 const ada = { email: "Ada@Example.com", password: "correct horse battery" }
@@ -151,13 +155,18 @@ describe("Accounts (domain, in memory)", () => {
     }).pipe(Effect.provide(Domain)),
   )
 
-  it.effect("logout revokes the session; a refresh token expires after its lifetime", () =>
+  it.effect("logout revokes the session, its access token too; a refresh token expires after its lifetime", () =>
     Effect.gen(function* () {
       const accounts = yield* Accounts
+      const tokens = yield* Tokens
       yield* accounts.register(ada)
       const session = yield* accounts.login(ada, client)
+      const kept = yield* accounts.login(ada, client)
+      yield* tokens.verify(session.token)
       yield* accounts.logout(session.refreshToken)
       assert.strictEqual(yield* tagOf(accounts.refresh(session.refreshToken)), "InvalidRefreshToken")
+      assert.strictEqual(yield* tagOf(tokens.verify(session.token)), "InvalidToken", "even though it was cached")
+      yield* tokens.verify(kept.token)
       const later = yield* accounts.login(ada, client)
       yield* TestClock.adjust("30 days")
       assert.strictEqual(yield* tagOf(accounts.refresh(later.refreshToken)), "InvalidRefreshToken")

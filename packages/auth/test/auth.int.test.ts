@@ -320,6 +320,39 @@ layer(AuthUnderTest, { excludeTestServices: true, timeout: "120 seconds" })("aut
       }),
     )
 
+    it.effect("logout ends the session's access tokens too: here at once, on another replica within a poll", () =>
+      Effect.gen(function* () {
+        const { database } = yield* Auth
+        const replica = yield* startAuth({ DATABASE_URL: database.href, AUTH_REVOCATION_POLL_MS: "200" })
+        const { token, refreshToken } = yield* signedIn
+        const other = yield* signedIn
+        const bearer = `Bearer ${token}`
+        // Verified (and cached) on both before the logout.
+        assert.strictEqual((yield* verify(bearer)).status, 200)
+        assert.strictEqual((yield* verify(bearer, replica)).status, 200)
+
+        assert.strictEqual((yield* post("/auth/logout", { refreshToken })).status, 204)
+        const here = yield* verify(bearer)
+        assert.deepStrictEqual([here.status, here.body], [401, { error: "invalid token" }])
+        const started = Date.now()
+        while ((yield* verify(bearer, replica)).status !== 401) {
+          assert.isBelow(Date.now() - started, 3000, "the replica refuses it within a few polls")
+          yield* Effect.sleep("50 millis")
+        }
+        // Another user's session is untouched.
+        assert.strictEqual((yield* verify(`Bearer ${other.token}`)).status, 200)
+        assert.strictEqual((yield* verify(`Bearer ${other.token}`, replica)).status, 200)
+        // A replica started after the logout knows it from its first look.
+        const late = yield* startAuth({ DATABASE_URL: database.href })
+        let status = 0
+        for (let attempt = 0; attempt < 40 && status !== 401; attempt++) {
+          status = (yield* verify(bearer, late)).status
+          if (status !== 401) yield* Effect.sleep("50 millis")
+        }
+        assert.strictEqual(status, 401)
+      }),
+    )
+
     it.effect("refresh tokens are stored only as hashes", () =>
       Effect.gen(function* () {
         const { refreshToken } = yield* signedIn

@@ -13,6 +13,9 @@ export const RefreshTokenRow = Schema.Struct({
 })
 export type RefreshTokenRow = typeof RefreshTokenRow.Type
 
+export const RevokedFamily = Schema.Struct({ family_id: Schema.String, revoked_ms: Schema.Number })
+export type RevokedFamily = typeof RevokedFamily.Type
+
 type Failure = SqlError.SqlError | Schema.SchemaError
 
 export class RefreshTokensRepo extends Context.Service<
@@ -40,6 +43,11 @@ export class RefreshTokensRepo extends Context.Service<
       },
     ) => Effect.Effect<boolean, Failure>
     readonly revokeFamily: (familyId: string) => Effect.Effect<void, SqlError.SqlError>
+    /**
+     * The families revoked at or after `sinceMs` (epoch milliseconds, the database's clock), each
+     * with when: what every replica's `/verify` must refuse the access tokens of.
+     */
+    readonly revokedSince: (sinceMs: number) => Effect.Effect<ReadonlyArray<RevokedFamily>, Failure>
   }
 >()("auth/RefreshTokensRepo") {
   static readonly layer = Layer.effect(
@@ -75,7 +83,16 @@ export class RefreshTokensRepo extends Context.Service<
           INSERT INTO refresh_tokens (user_id, family_id, token_hash, expires_at)
           VALUES (${token.user_id}::uuid, ${token.family_id}::uuid, ${token.token_hash},
                   now() + make_interval(secs => ${ttlSeconds}))`.pipe(Effect.asVoid)
+      const revokedSince = SqlSchema.findAll({
+        Request: Schema.Number,
+        Result: RevokedFamily,
+        execute: (sinceMs) => sql`
+          SELECT family_id::text, (extract(epoch FROM max(revoked_at)) * 1000)::float8 AS revoked_ms
+          FROM refresh_tokens WHERE revoked_at >= to_timestamp(${sinceMs / 1000})
+          GROUP BY family_id`,
+      })
       return RefreshTokensRepo.of({
+        revokedSince: (sinceMs) => revokedSince(sinceMs).pipe(Database.query("RefreshTokensRepo.revokedSince")),
         insert: (token) => insert(token).pipe(Database.query("RefreshTokensRepo.insert")),
         findByHash: (hash) => findByHash(hash).pipe(Database.query("RefreshTokensRepo.findByHash")),
         rotate: (id, next) =>
@@ -108,6 +125,7 @@ export class RefreshTokensRepo extends Context.Service<
       readonly expiresAt: number
       used: boolean
       revoked: boolean
+      revokedAt?: number
     }
     const tokens: Array<Stored> = []
     const key = (hash: Uint8Array) => Buffer.from(hash).toString("hex")
@@ -150,8 +168,21 @@ export class RefreshTokensRepo extends Context.Service<
           return true
         }),
       revokeFamily: (familyId) =>
+        Effect.map(Clock.currentTimeMillis, (now) => {
+          for (const token of tokens) {
+            if (token.family_id !== familyId || token.revoked) continue
+            token.revoked = true
+            token.revokedAt = now
+          }
+        }),
+      revokedSince: (sinceMs) =>
         Effect.sync(() => {
-          for (const token of tokens) if (token.family_id === familyId) token.revoked = true
+          const families = new Map<string, number>()
+          for (const token of tokens) {
+            if (token.revokedAt === undefined || token.revokedAt < sinceMs) continue
+            families.set(token.family_id, Math.max(families.get(token.family_id) ?? 0, token.revokedAt))
+          }
+          return [...families].map(([family_id, revoked_ms]) => ({ family_id, revoked_ms }))
         }),
     })
   })
