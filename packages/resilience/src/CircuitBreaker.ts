@@ -1,4 +1,16 @@
-import { Cause, Clock, Duration, Effect, Exit, PubSub, Schema, type Scope, Stream, SynchronizedRef } from "effect"
+import {
+  Cause,
+  Clock,
+  Duration,
+  Effect,
+  Exit,
+  Option,
+  PubSub,
+  Schema,
+  type Scope,
+  Stream,
+  SynchronizedRef,
+} from "effect"
 import { dual } from "effect/Function"
 import * as Machine from "./internal/BreakerMachine.ts"
 import * as Observers from "./internal/Observers.ts"
@@ -95,6 +107,8 @@ export interface CircuitBreaker<E> {
   /** The state now (an open breaker whose timeout has passed reads half-open). */
   readonly state: Effect.Effect<State>
   readonly counts: Effect.Effect<Counts>
+  /** While open, how long until it lets probes through (half-open); `None` in any other state. */
+  readonly retryAfter: Effect.Effect<Option.Option<Duration.Duration>>
   /** Every change of state from now on, until the breaker's scope closes. */
   readonly changes: Stream.Stream<StateChange>
   /** Tells `observer` of every change and rejection while the calling scope is open. */
@@ -195,6 +209,11 @@ export const make = <E = never>(options: Options<E>): Effect.Effect<CircuitBreak
       execute,
       state: read((m) => m.state),
       counts: read((m) => m.counts),
+      retryAfter: Effect.flatMap(observeNow, ([, expiresIn]) =>
+        Effect.map(SynchronizedRef.get(machine), (m) =>
+          m.state === "open" ? Option.some(Duration.millis(Math.max(0, expiresIn))) : Option.none(),
+        ),
+      ),
       changes: Stream.fromPubSub(changes),
       observe: observers.add,
     } satisfies CircuitBreaker<E>

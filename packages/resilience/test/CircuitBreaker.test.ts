@@ -1,7 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as PrometheusText from "@platform/testkit/PrometheusText"
 import { SpanRecorder } from "@platform/testkit/SpanRecorder"
-import { Deferred, Duration, Effect, Exit, Fiber, Metric, Scope, Stream } from "effect"
+import { Deferred, Duration, Effect, Exit, Fiber, Metric, Option, Scope, Stream } from "effect"
 import { PrometheusMetrics } from "effect/observability"
 import { TestClock } from "effect/testing"
 import * as BreakerMetrics from "../src/BreakerMetrics.ts"
@@ -76,6 +76,20 @@ describe("CircuitBreaker (gobreaker semantics)", () => {
       yield* TestClock.adjust("1 millis")
       assert.strictEqual(yield* breaker.state, "half-open")
     }),
+  )
+
+  it.effect("retryAfter: the time left while open, none when closed or half-open", () =>
+    Effect.gen(function* () {
+      const breaker = yield* gatewayLike
+      assert.isTrue(Option.isNone(yield* breaker.retryAfter), "closed")
+      yield* trip(breaker)
+      assert.deepStrictEqual(yield* breaker.retryAfter, Option.some(Duration.seconds(30)))
+      yield* TestClock.adjust("12 seconds")
+      assert.deepStrictEqual(yield* breaker.retryAfter, Option.some(Duration.seconds(18)))
+      yield* TestClock.adjust("18001 millis")
+      assert.strictEqual(yield* breaker.state, "half-open")
+      assert.isTrue(Option.isNone(yield* breaker.retryAfter), "half-open")
+    }).pipe(Effect.scoped),
   )
 
   it.effect("half-open: at most maxRequests calls in flight; the next is rejected (TooManyRequests)", () =>
