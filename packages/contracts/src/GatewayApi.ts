@@ -70,6 +70,8 @@ export const ResilienceSnapshot = Schema.Struct({
     intervalMs: Schema.Int,
     timeoutMs: Schema.Int,
     consecutiveFailuresToTrip: Schema.Int,
+    /** While open: milliseconds until it lets probes through (half-open). */
+    halfOpenInMs: Schema.optional(Schema.Int),
   }),
   /**
    * bucket: `tokens` of `capacity`, refilled at `refillPerSecond`. ratio: `tokens` retries left in

@@ -6,7 +6,7 @@ import * as BulkheadMetrics from "@platform/resilience/BulkheadMetrics"
 import * as CircuitBreaker from "@platform/resilience/CircuitBreaker"
 import * as RetryBudget from "@platform/resilience/RetryBudget"
 import * as Metrics from "@platform/shared/Metrics"
-import { Context, Duration, Effect, Layer } from "effect"
+import { Context, Duration, Effect, Layer, Option } from "effect"
 import { GatewayConfig } from "./Config.ts"
 import type { AttemptFailure } from "./errors.ts"
 
@@ -56,6 +56,7 @@ export class Resilience extends Context.Service<
       yield* BulkheadMetrics.observe(bulkhead)
       yield* BudgetMetrics.observe(budget)
       const snapshot = Effect.gen(function* () {
+        const retryAfter = yield* breaker.retryAfter
         return {
           breaker: {
             name: breaker.name,
@@ -65,6 +66,7 @@ export class Resilience extends Context.Service<
             intervalMs: Duration.toMillis(config.breakerInterval),
             timeoutMs: Duration.toMillis(config.breakerTimeout),
             consecutiveFailuresToTrip: trips,
+            ...(Option.isSome(retryAfter) ? { halfOpenInMs: Math.ceil(Duration.toMillis(retryAfter.value)) } : {}),
           },
           budget: {
             mode: budget.policy.mode,
