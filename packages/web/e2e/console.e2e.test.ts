@@ -102,6 +102,12 @@ describe("the web console", () => {
     }
     await expect.poll(() => state.textContent(), { timeout: 5_000 }).toBe("open")
     expect(await outcomes.first().textContent()).toBe("unavailable → unavailable: circuit breaker is open")
+    // The countdown to half-open goes down as the panel polls.
+    const countdown = page.getByTestId("breaker-countdown")
+    const seconds = async () => Number((await countdown.textContent())?.match(/half-open in (\d+) s/)?.[1])
+    const first = await seconds()
+    expect(first).toBeGreaterThan(0)
+    await expect.poll(seconds, { timeout: 5_000 }).toBeLessThan(first)
     await screenshot("breaker-open")
   })
 

@@ -27,6 +27,12 @@ export function ResiliencePanel() {
             <span className={`state state-${query.data.breaker.state}`} data-testid="breaker-state">
               {query.data.breaker.state}
             </span>
+            {query.data.breaker.halfOpenInMs !== undefined && (
+              <span data-testid="breaker-countdown">
+                {" "}
+                half-open in {Math.ceil(query.data.breaker.halfOpenInMs / 1000)} s
+              </span>
+            )}
           </dd>
           <dt>Consecutive failures</dt>
           <dd data-testid="consecutive-failures">
@@ -52,6 +58,14 @@ export function ResiliencePanel() {
             </>
           )}
         </dl>
+      )}
+      {query.data !== undefined && (
+        <p className="note">
+          Counted as failures: lang answering 400 or above, an attempt timing out after 1 s, lang unreachable (a call
+          the client cancels counts as a success). Opens after {query.data.breaker.consecutiveFailuresToTrip} failures
+          in a row, for {query.data.breaker.timeoutMs / 1000} s, then lets {query.data.breaker.maxRequests} probes
+          through. One breaker for every user of the gateway: one user's failures open it for all.
+        </p>
       )}
     </section>
   )
