@@ -3,6 +3,7 @@ import type { Credentials, Session, User } from "@platform/contracts/AuthApi"
 import * as ErrorMessage from "@platform/shared/ErrorMessage"
 import * as Metrics from "@platform/shared/Metrics"
 import { Cause, Context, Duration, Effect, Exit, Layer, Metric, Option } from "effect"
+import * as ClientShare from "./ClientShare.ts"
 import { AuthConfig } from "./Config.ts"
 import {
   DatabaseNotConfigured,
@@ -166,6 +167,12 @@ export class Accounts extends Context.Service<
         perClient: config.maxLoginFailuresPerClient,
       }
 
+      const loginShare = ClientShare.make({
+        name: "logins of one client",
+        perClient: config.loginsPerClient,
+        queuedPerClient: config.loginsQueuedPerClient,
+      })
+
       const attemptLogin = Effect.fnUntraced(function* (credentials: Credentials, client: string) {
         if (!given(credentials.email) || !given(credentials.password)) return yield* required()
         const password = credentials.password
@@ -175,20 +182,26 @@ export class Accounts extends Context.Service<
         const email = normalizeEmail(credentials.email)
         // What the failures table can hold of it (an over-long or NUL email names no account anyway).
         const attempt = { email: email.replaceAll("\u0000", "").slice(0, 255), client: client.slice(0, 64) }
-        const verdict = yield* unavailable(
-          failures.guard(attempt, limits, (emailFailures) =>
-            Effect.gen(function* () {
-              // Many clients failing on one email: each attempt on it waits longer, none is refused.
-              const beyond = emailFailures - config.maxLoginFailures
-              if (beyond > 0) yield* Effect.sleep(Duration.millis(Math.min(beyond * 100, 2000)))
-              const found = validEmail(email) ? yield* users.findByEmail(email) : Option.none()
-              const matches = yield* passwords.verify(
-                password,
-                Option.getOrUndefined(Option.map(found, (user) => user.password_hash)),
-              )
-              return matches ? found : Option.none()
-            }),
+        const verdict = yield* loginShare(
+          attempt.client,
+          unavailable(
+            failures.guard(attempt, limits, (emailFailures) =>
+              Effect.gen(function* () {
+                // Many clients failing on one email: each attempt on it waits longer, none is refused.
+                const beyond = emailFailures - config.maxLoginFailures
+                if (beyond > 0) yield* Effect.sleep(Duration.millis(Math.min(beyond * 100, 2000)))
+                const found = validEmail(email) ? yield* users.findByEmail(email) : Option.none()
+                const matches = yield* passwords.verify(
+                  password,
+                  Option.getOrUndefined(Option.map(found, (user) => user.password_hash)),
+                )
+                return matches ? found : Option.none()
+              }),
+            ),
           ),
+        ).pipe(
+          // More logins from this client than its share can hold: the same 429 as the throttle.
+          Effect.catchTag("BulkheadRejected", () => Effect.fail(new TooManyAttempts({ retryAfterSeconds: 1 }))),
         )
         if (verdict._tag === "Refused") {
           yield* Effect.logWarning("login throttled: too many failed attempts").pipe(

@@ -20,6 +20,10 @@ export interface Settings {
   /** Failures from one client, whatever the emails, before the client is refused. */
   readonly maxLoginFailuresPerClient: number
   readonly loginFailureWindow: Duration.Duration
+  /** Logins of one client checked at once (`AUTH_LOGINS_PER_CLIENT`): its share of bcrypt's threads. */
+  readonly loginsPerClient: number
+  /** Logins of one client waiting for its share (`AUTH_LOGINS_QUEUED_PER_CLIENT`); beyond, 429. */
+  readonly loginsQueuedPerClient: number
   /** How often each replica reads the sessions revoked elsewhere (`AUTH_REVOCATION_POLL_MS`). */
   readonly revocationPoll: Duration.Duration
   /** Proxies whose `X-Real-Ip` names the client (`AUTH_TRUSTED_PROXIES`; private networks by default). */
@@ -67,6 +71,8 @@ export const settings: Config.Config<Settings> = Config.all({
   trustedProxies: cidrList("AUTH_TRUSTED_PROXIES", PRIVATE_NETWORKS),
   loginFailureWindow: positiveInt("AUTH_LOGIN_FAILURE_WINDOW_SECONDS", 15 * 60).pipe(Config.map(Duration.seconds)),
   revocationPoll: positiveInt("AUTH_REVOCATION_POLL_MS", 1000).pipe(Config.map(Duration.millis)),
+  loginsPerClient: positiveInt("AUTH_LOGINS_PER_CLIENT", 2),
+  loginsQueuedPerClient: positiveInt("AUTH_LOGINS_QUEUED_PER_CLIENT", 16),
 })
 
 export class AuthConfig extends Context.Service<AuthConfig, Settings>()("auth/AuthConfig") {

@@ -155,6 +155,32 @@ describe("Accounts (domain, in memory)", () => {
     }).pipe(Effect.provide(Domain)),
   )
 
+  it.live("one client's flood of logins does not hold up another client's: each gets its share of bcrypt", () =>
+    Effect.gen(function* () {
+      const accounts = yield* Accounts
+      yield* accounts.register(ada)
+      const done: Array<string> = []
+      const flood = Array.from({ length: 12 }, () =>
+        accounts.login(ada, "10.0.0.66").pipe(Effect.ensuring(Effect.sync(() => void done.push("flood")))),
+      )
+      const fiber = yield* Effect.forkChild(Effect.all(flood, { concurrency: "unbounded" }))
+      yield* Effect.sleep("20 millis")
+      yield* accounts.login(ada, "10.0.0.7")
+      const floodBefore = done.filter((who) => who === "flood").length
+      // Two of the flood's at a time: the other client's login is done long before the flood.
+      assert.isBelow(floodBefore, 8, `${floodBefore} of the flood's 12 were done first`)
+      const answers = yield* Fiber.join(fiber)
+      assert.strictEqual(answers.length, 12, "the flood within its queue is answered too")
+      // Beyond its running and queued share (2 + 16 by default), a client is refused at once.
+      const burst = yield* Effect.all(
+        Array.from({ length: 20 }, () => Effect.exit(accounts.login(ada, "10.0.0.66"))),
+        { concurrency: "unbounded" },
+      )
+      const refused = burst.filter((exit) => exit._tag === "Failure").length
+      assert.strictEqual(refused, 2, "20 at once: 18 taken, 2 refused with 429")
+    }).pipe(Effect.provide(Domain)),
+  )
+
   it.effect("logout revokes the session, its access token too; a refresh token expires after its lifetime", () =>
     Effect.gen(function* () {
       const accounts = yield* Accounts
