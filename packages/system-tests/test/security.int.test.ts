@@ -297,6 +297,68 @@ const captureServer = Effect.acquireRelease(
   ({ server }) => Effect.promise(() => new Promise((resolve) => server.close(resolve))),
 )
 
+describe("security: malformed RPC bodies", () => {
+  it.live(
+    "a body that is not the message is invalid_argument (400) in every protocol, as connect-go says, not internal",
+    () =>
+      Effect.gen(function* () {
+        const lang = yield* TestServer.serve(LangApp, {})
+        const gateway = yield* TestServer.serve(GatewayApp, { CUSTOM_LANG_BASE_URL: lang })
+        const path = "/gateway.v1.GatewayService/InvokeCustom"
+        // Field 1 announced as a string 127 bytes long, with 2 bytes after it.
+        const garbage = Buffer.from([0x0a, 0x7f, 0x41, 0x42])
+        const connect = yield* Effect.promise(() =>
+          fetch(`${gateway}${path}`, {
+            method: "POST",
+            headers: { "content-type": "application/proto" },
+            body: garbage,
+          }),
+        )
+        assert.strictEqual(connect.status, 400)
+        assert.strictEqual(((yield* Effect.promise(() => connect.json())) as { code: string }).code, "invalid_argument")
+
+        const framed = Buffer.concat([Buffer.from([0, 0, 0, 0, garbage.length]), garbage])
+        const grpcStatus = yield* Effect.promise(
+          () =>
+            new Promise<string | undefined>((resolve, reject) => {
+              const session = http2.connect(gateway)
+              session.on("error", reject)
+              const stream = session.request({
+                ":method": "POST",
+                ":path": path,
+                "content-type": "application/grpc+proto",
+                te: "trailers",
+              })
+              let status: string | undefined
+              stream.on("response", (headers) => {
+                if (headers["grpc-status"] !== undefined) status = String(headers["grpc-status"])
+              })
+              stream.on("trailers", (trailers) => {
+                status = String(trailers["grpc-status"])
+              })
+              stream.on("data", () => {})
+              stream.on("close", () => {
+                session.close()
+                resolve(status)
+              })
+              stream.end(framed)
+            }),
+        )
+        assert.strictEqual(grpcStatus, "3", "gRPC INVALID_ARGUMENT")
+
+        const web = yield* Effect.promise(() =>
+          fetch(`${gateway}${path}`, {
+            method: "POST",
+            headers: { "content-type": "application/grpc-web+proto" },
+            body: framed,
+          }),
+        )
+        const trailer = Buffer.from(yield* Effect.promise(() => web.arrayBuffer())).toString("latin1")
+        assert.match(trailer, /grpc-status:\s*3/)
+      }),
+  )
+})
+
 describe("security: forwarding headers", () => {
   const forged = {
     "x-forwarded-for": "6.6.6.6",
