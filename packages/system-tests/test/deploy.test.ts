@@ -3,6 +3,7 @@ import { existsSync, readFileSync } from "node:fs"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { assert, describe, it } from "@effect/vitest"
+import * as Console from "@platform/contracts/Console"
 import { routes, settings } from "@platform/edge/Routes"
 import { services, WEB_PORT } from "@platform/platform/Services"
 import { parse, parseAllDocuments } from "yaml"
@@ -187,6 +188,19 @@ describe("Docker Compose", () => {
     assert.match(dockerfile, /COPY packages\/web\/nginx.conf/)
     assert.match(read("packages/web/nginx.conf"), new RegExp(`listen ${WEB_PORT};`))
     assert.match(read("packages/web/nginx.conf"), /try_files \$uri \/index.html;/)
+    // Served with the same headers as the dev edge serves it, in every location.
+    const nginx = read("packages/web/nginx.conf")
+    const locations = nginx.split(/\n\s*location /).slice(1)
+    assert.lengthOf(locations, 2)
+    for (const location of locations) {
+      for (const [name, value] of Object.entries(Console.headers)) {
+        const line = location
+          .split("\n")
+          .map((text) => text.trim())
+          .find((text) => text.toLowerCase().startsWith(`add_header ${name} `))
+        assert.isTrue(line?.endsWith(` "${value}" always;`), `${name} in location ${location.split("\n")[0]}`)
+      }
+    }
     assert.deepStrictEqual(compose.services.web?.build, { context: ".", dockerfile: "packages/web/Dockerfile" })
   })
 })

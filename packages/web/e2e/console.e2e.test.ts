@@ -1,6 +1,7 @@
 import { mkdirSync } from "node:fs"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
+import { CONTENT_SECURITY_POLICY } from "@platform/contracts/Console"
 import { type Browser, chromium, type Page } from "playwright-core"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 
@@ -45,7 +46,13 @@ describe("the web console", () => {
   const password = "correct horse battery"
 
   it("signs up, logs out and logs in again", async () => {
-    await page.goto(base)
+    // Served with a strict Content-Security-Policy, under which everything below must work.
+    const violations: Array<string> = []
+    page.on("console", (message) => {
+      if (/Content Security Policy/i.test(message.text())) violations.push(message.text())
+    })
+    const served = await page.goto(base)
+    expect(served?.headers()["content-security-policy"]).toBe(CONTENT_SECURITY_POLICY)
     await page.getByLabel("Email").fill(email)
     await page.getByLabel("Password").fill(password)
     await page.getByRole("button", { name: "Sign up" }).click()
@@ -62,6 +69,7 @@ describe("the web console", () => {
     await page.getByLabel("Password").fill(password)
     await page.getByRole("button", { name: "Log in" }).click()
     await page.getByText(`Signed in as ${email}`).waitFor()
+    expect(violations).toEqual([])
   })
 
   it("greets: the message, and what caller found at the external URL", async () => {

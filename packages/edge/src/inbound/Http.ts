@@ -1,4 +1,5 @@
 import { NodeHttpServerRequest } from "@effect/platform-node"
+import * as Console from "@platform/contracts/Console"
 import * as HttpTelemetry from "@platform/shared/HttpTelemetry"
 import { Effect, Layer, Option } from "effect"
 import { HttpRouter, HttpServerRequest, HttpServerResponse, HttpStaticServer } from "effect/http"
@@ -35,7 +36,7 @@ export const EdgeRoutes = Layer.mergeAll(
       const dispatch = (request: HttpServerRequest.HttpServerRequest, route: Route) =>
         Effect.gen(function* () {
           if (route.upstream === "web") {
-            if (Option.isSome(site)) return yield* site.value
+            if (Option.isSome(site)) return HttpServerResponse.setHeaders(yield* site.value, Console.headers)
             if (noConsole) return HttpServerResponse.html(placeholder)
           }
           yield* edge.handle(
