@@ -159,8 +159,9 @@ describe("Docker Compose", () => {
         `${file} is mounted from the repository`,
       )
     }
-    assert.deepStrictEqual(compose.services.prometheus?.ports, ["30090:9090"])
-    assert.deepStrictEqual(compose.services.grafana?.ports, ["30300:3000"])
+    // Monitoring (Grafana's default login is admin/admin) on the host's loopback only.
+    assert.deepStrictEqual(compose.services.prometheus?.ports, ["127.0.0.1:30090:9090"])
+    assert.deepStrictEqual(compose.services.grafana?.ports, ["127.0.0.1:30300:3000"])
     for (const mount of compose.services.grafana?.volumes ?? []) {
       assert.isTrue(existsSync(join(root, mount.split(":")[0] as string)), mount)
     }
