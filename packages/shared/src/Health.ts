@@ -1,4 +1,4 @@
-import { Effect, Layer, Metric } from "effect"
+import { Effect, Layer, Metric, Schema } from "effect"
 import { HttpRouter, HttpServerResponse } from "effect/http"
 import { DatabaseHealth } from "./Database.ts"
 import * as Spool from "./Spool.ts"
@@ -39,20 +39,33 @@ export const layer = (answers: Answers) =>
           Effect.as(true),
           Effect.orElseSucceed(() => false),
         )
-        const database = health.enabled ? (up ? "up" : "down") : "none"
-        return HttpServerResponse.jsonUnsafe({ ready: up, database, spools: yield* spools }, { status: up ? 200 : 503 })
+        const body: Readiness = {
+          ready: up,
+          database: health.enabled ? (up ? "up" : "down") : "none",
+          spools: yield* spools,
+        }
+        return HttpServerResponse.jsonUnsafe(body, { status: up ? 200 : 503 })
       })
       return Layer.mergeAll(HttpRouter.add("GET", "/healthz", answer), HttpRouter.add("GET", "/readyz", readiness))
     }),
   )
 
 /** What a spool's metrics say, as `/readyz` shows it. */
-export interface SpoolDetail {
-  rows: number
-  replayed: number
-  refused: number
-  bytes: number
-}
+export const SpoolDetail = Schema.Struct({
+  rows: Schema.Number,
+  replayed: Schema.Number,
+  refused: Schema.Number,
+  bytes: Schema.Number,
+})
+export type SpoolDetail = typeof SpoolDetail.Type
+
+/** `GET /readyz`'s body: whether the service is ready, and why. */
+export const Readiness = Schema.Struct({
+  ready: Schema.Boolean,
+  database: Schema.Literals(["up", "down", "none"]),
+  spools: Schema.Record(Schema.String, SpoolDetail),
+})
+export type Readiness = typeof Readiness.Type
 
 /** The metric behind each field of `SpoolDetail` (`Spool`'s own, by their attribute `spool`). */
 const spoolFields: Record<string, keyof SpoolDetail> = {
@@ -64,7 +77,7 @@ const spoolFields: Record<string, keyof SpoolDetail> = {
 
 /** Each spool of this process, by name, from the metric registry (`{}` without one). */
 export const spools: Effect.Effect<Record<string, SpoolDetail>> = Effect.map(Metric.snapshot, (snapshots) => {
-  const found: Record<string, SpoolDetail> = {}
+  const found: Record<string, { -readonly [K in keyof SpoolDetail]: number }> = {}
   for (const snapshot of snapshots) {
     const field = spoolFields[snapshot.id]
     const name = snapshot.attributes?.spool

@@ -47,18 +47,7 @@ const healthz = (style: "connect" | "rest", database: Layer.Layer<DatabaseHealth
     return live
   })
 
-const readiness = Schema.decodeUnknownSync(
-  Schema.fromJsonString(
-    Schema.Struct({
-      ready: Schema.Boolean,
-      database: Schema.Literals(["up", "down", "none"]),
-      spools: Schema.Record(
-        Schema.String,
-        Schema.Struct({ rows: Schema.Number, replayed: Schema.Number, refused: Schema.Number, bytes: Schema.Number }),
-      ),
-    }),
-  ),
-)
+const readiness = Schema.decodeUnknownSync(Schema.fromJsonString(Health.Readiness))
 
 describe("GET /healthz and /readyz", () => {
   for (const style of ["connect", "rest"] as const) {
