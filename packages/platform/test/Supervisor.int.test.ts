@@ -54,28 +54,44 @@ const get = (url: string) =>
     request.on("error", () => resume(Effect.succeed(undefined)))
   })
 
+/** The workspace's `hello` service supervised on `port`, as the runner supervises lang. */
+const superviseHello = (
+  root: string,
+  port: number,
+  options: { readonly watch: boolean; readonly onEvent: (event: Supervisor.Event) => Effect.Effect<unknown> },
+) => {
+  const spec: Spec = {
+    name: "lang",
+    dir: "packages/hello",
+    port,
+    telemetryName: "hello",
+    health: "/",
+    env: () => ({}),
+  }
+  return Supervisor.supervise(spec, {
+    root,
+    port,
+    env: {},
+    watch: options.watch,
+    print: () => {},
+    onEvent: options.onEvent,
+    readyTimeout: Duration.seconds(30),
+  })
+}
+
+/** Collects the reason of every crash reported, as they come. */
+const crashesOf = (crashes: Array<string>) => (event: Supervisor.Event) =>
+  Effect.sync(() => event._tag === "Crashed" && crashes.push(event.reason))
+
 describe("Supervisor", () => {
   it.live("dev: restarts on every change to the service's sources, however it is made, within 2 s", () =>
     Effect.gen(function* () {
       const { root, version, git } = yield* workspace
       const port = yield* Effect.promise(freePort)
-      const spec: Spec = {
-        name: "lang",
-        dir: "packages/hello",
-        port,
-        telemetryName: "hello",
-        health: "/",
-        env: () => ({}),
-      }
       const events = yield* Queue.unbounded<Supervisor.Event>()
-      const supervised = yield* Supervisor.supervise(spec, {
-        root,
-        port,
-        env: {},
+      const supervised = yield* superviseHello(root, port, {
         watch: true,
-        print: () => {},
         onEvent: (event) => Queue.offer(events, event),
-        readyTimeout: Duration.seconds(30),
       })
       yield* Deferred.await(supervised.ready)
       const url = `http://127.0.0.1:${port}/`
@@ -129,24 +145,8 @@ http.createServer((_request, response) => response.end("up")).listen(Number(proc
 setTimeout(() => process.exit(3), 300)
 `,
       )
-      const spec: Spec = {
-        name: "lang",
-        dir: "packages/hello",
-        port,
-        telemetryName: "hello",
-        health: "/",
-        env: () => ({}),
-      }
       const crashes: Array<string> = []
-      const supervised = yield* Supervisor.supervise(spec, {
-        root,
-        port,
-        env: {},
-        watch: false,
-        print: () => {},
-        onEvent: (event) => Effect.sync(() => event._tag === "Crashed" && crashes.push(event.reason)),
-        readyTimeout: Duration.seconds(30),
-      })
+      const supervised = yield* superviseHello(root, port, { watch: false, onEvent: crashesOf(crashes) })
       const failure = yield* Effect.flip(Deferred.await(supervised.failed))
       assert.strictEqual(
         failure.message,
@@ -174,24 +174,8 @@ http.createServer((_request, response) => {
 process.on("SIGTERM", () => process.exit(0))
 `,
         )
-        const spec: Spec = {
-          name: "lang",
-          dir: "packages/hello",
-          port,
-          telemetryName: "hello",
-          health: "/",
-          env: () => ({}),
-        }
         const crashes: Array<string> = []
-        const supervised = yield* Supervisor.supervise(spec, {
-          root,
-          port,
-          env: {},
-          watch: false,
-          print: () => {},
-          onEvent: (event) => Effect.sync(() => event._tag === "Crashed" && crashes.push(event.reason)),
-          readyTimeout: Duration.seconds(30),
-        })
+        const supervised = yield* superviseHello(root, port, { watch: false, onEvent: crashesOf(crashes) })
         yield* Deferred.await(supervised.ready)
         const pid = Number(yield* Effect.promise(() => fetch(`http://127.0.0.1:${port}/`).then((r) => r.text())))
         yield* Effect.sleep("8 seconds")
