@@ -42,6 +42,21 @@ const startOnce = (url: URL, env: Record<string, string> = {}) =>
     return { applied, messages: lines.map((line) => line.message) }
   })
 
+/** The database layer on a fresh database reached through a TCP proxy the test can cut or freeze. */
+const behindProxy = (name: string, logger: Layer.Layer<never>) =>
+  Effect.gen(function* () {
+    const url = yield* TestDatabase.freshDatabase(name)
+    const real = TestDatabase.serverUrl()
+    const proxy = yield* TcpProxy.make({ host: real.hostname, port: Number(real.port || 5432) })
+    const context = yield* Layer.build(
+      Database.layer(migrations).pipe(
+        Layer.provide(TestServer.config(defaults, { DATABASE_URL: proxy.via(url).href })),
+        Layer.provide(logger),
+      ),
+    )
+    return { proxy, context }
+  })
+
 describe("Database", () => {
   it.live("creates a missing database, applies the migrations, and a second start changes nothing", () =>
     Effect.gen(function* () {
@@ -105,15 +120,7 @@ describe("Database", () => {
     const lines: Array<{ level: string; message: string }> = []
     const logger = Logger.layer([jsonLogger("db-test", (line) => lines.push(JSON.parse(line)))])
     return Effect.gen(function* () {
-      const url = yield* TestDatabase.freshDatabase("db_outage")
-      const real = TestDatabase.serverUrl()
-      const proxy = yield* TcpProxy.make({ host: real.hostname, port: Number(real.port || 5432) })
-      const context = yield* Layer.build(
-        Database.layer(migrations).pipe(
-          Layer.provide(TestServer.config(defaults, { DATABASE_URL: proxy.via(url).href })),
-          Layer.provide(logger),
-        ),
-      )
+      const { proxy, context } = yield* behindProxy("db_outage", logger)
       const health = Context.get(context, Database.DatabaseHealth)
       const sql = Context.get(context, SqlClient.SqlClient)
       yield* sql`INSERT INTO notes (body) VALUES ('before')`
@@ -140,15 +147,7 @@ describe("Database", () => {
 
   it.live("a frozen server (nothing answers, nothing closes): each health check fails within its 2 s", () =>
     Effect.gen(function* () {
-      const url = yield* TestDatabase.freshDatabase("db_frozen")
-      const real = TestDatabase.serverUrl()
-      const proxy = yield* TcpProxy.make({ host: real.hostname, port: Number(real.port || 5432) })
-      const context = yield* Layer.build(
-        Database.layer(migrations).pipe(
-          Layer.provide(TestServer.config(defaults, { DATABASE_URL: proxy.via(url).href })),
-          Layer.provide(Logger.layer([])),
-        ),
-      )
+      const { proxy, context } = yield* behindProxy("db_frozen", Logger.layer([]))
       const health = Context.get(context, Database.DatabaseHealth)
       yield* health.check
       yield* proxy.freeze
