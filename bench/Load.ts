@@ -224,6 +224,7 @@ export const fixedRate = async (request: HttpRequest, rate: number, shape: Pick<
       const interval = 1e9 / rate
       const count = Math.round(seconds * rate)
       const start = process.hrtime.bigint()
+      const dueOf = (request: number) => start + BigInt(Math.round(request * interval))
       let sent = 0
       let answered = 0
       let failures = 0
@@ -232,7 +233,7 @@ export const fixedRate = async (request: HttpRequest, rate: number, shape: Pick<
       const tick = () => {
         const now = process.hrtime.bigint()
         while (sent < count) {
-          const due = start + BigInt(Math.round(sent * interval))
+          const due = dueOf(sent)
           if (due > now) break
           lag = Math.max(lag, Number((now - due) / 1000n))
           sent += 1
@@ -246,7 +247,7 @@ export const fixedRate = async (request: HttpRequest, rate: number, shape: Pick<
         }
         // A timer, not a spin: the driver shares the cores with what it measures; a request that
         // leaves a little after its slot is still timed from the slot.
-        if (sent < count) setTimeout(tick, Math.max(0, Number(start + BigInt(Math.round(sent * interval)) - now) / 1e6))
+        if (sent < count) setTimeout(tick, Math.max(0, Number(dueOf(sent) - now) / 1e6))
       }
       tick()
     })
