@@ -10,6 +10,7 @@ import { HttpApiBuilder, HttpApiScalar } from "effect/http-api"
 import { Accounts } from "./Accounts.ts"
 import { AuthConfig } from "./Config.ts"
 import { AccountsHttp, BearerChallenge, TokensHttp } from "./inbound/Http.ts"
+import { KeyVault } from "./KeyVault.ts"
 import { Passwords } from "./Passwords.ts"
 import { LoginFailuresRepo } from "./persistence/LoginFailuresRepo.ts"
 import { migrations } from "./persistence/migrations/index.ts"
@@ -30,7 +31,7 @@ const Persistence = Database.layerOptional({
     Layer.provideMerge(Revocations.layer),
     Layer.provideMerge(SigningKeys.layerStored),
     Layer.provide([UsersRepo.layer, LoginFailuresRepo.layer, RefreshTokensRepo.layer, SigningKeysRepo.layer]),
-    Layer.provide(Passwords.layer),
+    Layer.provide([Passwords.layer, KeyVault.layer]),
   ),
   disabled: Layer.merge(
     Accounts.disabled,

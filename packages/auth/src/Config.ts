@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs"
 import { PRIVATE_NETWORKS } from "@platform/shared/ClientAddress"
 import { cidrList, invalid, optionalString, positiveInt } from "@platform/shared/ServiceConfig"
-import { Config, Context, Duration, Layer, Option } from "effect"
+import { Config, Context, Duration, Layer, Option, Redacted } from "effect"
 
 /** auth's own settings, beyond the kernel's common ones. */
 export interface Settings {
@@ -24,6 +24,8 @@ export interface Settings {
   readonly loginsPerClient: number
   /** Logins of one client waiting for its share (`AUTH_LOGINS_QUEUED_PER_CLIENT`); beyond, 429. */
   readonly loginsQueuedPerClient: number
+  /** `AUTH_KEY_ENCRYPTION_KEY`: 32 bytes (base64) sealing the signing keys stored in auth_db. */
+  readonly keyEncryptionKey: Option.Option<Redacted.Redacted<Uint8Array>>
   /** How often each replica reads the sessions revoked elsewhere (`AUTH_REVOCATION_POLL_MS`). */
   readonly revocationPoll: Duration.Duration
   /** Proxies whose `X-Real-Ip` names the client (`AUTH_TRUSTED_PROXIES`; private networks by default). */
@@ -59,6 +61,24 @@ const privateKeys = Config.all({
   }),
 )
 
+/** 32 random bytes in base64 (`openssl rand -base64 32`): a passphrase would be a weak AES key. */
+const keyEncryptionKey = optionalString("AUTH_KEY_ENCRYPTION_KEY").pipe(
+  Config.flatMap(
+    Option.match({
+      onNone: () => Config.succeed(Option.none<Redacted.Redacted<Uint8Array>>()),
+      onSome: (text) => {
+        const bytes = Buffer.from(text.trim(), "base64")
+        return bytes.length === 32
+          ? Config.succeed(Option.some(Redacted.make(new Uint8Array(bytes))))
+          : invalid(
+              "AUTH_KEY_ENCRYPTION_KEY",
+              `expected 32 bytes in base64 (openssl rand -base64 32), got ${bytes.length} bytes`,
+            )
+      },
+    }),
+  ),
+)
+
 export const settings: Config.Config<Settings> = Config.all({
   issuer: optionalString("AUTH_ISSUER").pipe(Config.map(Option.getOrElse(() => "auth-service"))),
   tokenTtl: positiveInt("AUTH_TOKEN_TTL_SECONDS", 24 * 60 * 60).pipe(Config.map(Duration.seconds)),
@@ -70,6 +90,7 @@ export const settings: Config.Config<Settings> = Config.all({
   maxLoginFailuresPerClient: positiveInt("AUTH_MAX_LOGIN_FAILURES_PER_CLIENT", 50),
   trustedProxies: cidrList("AUTH_TRUSTED_PROXIES", PRIVATE_NETWORKS),
   loginFailureWindow: positiveInt("AUTH_LOGIN_FAILURE_WINDOW_SECONDS", 15 * 60).pipe(Config.map(Duration.seconds)),
+  keyEncryptionKey,
   revocationPoll: positiveInt("AUTH_REVOCATION_POLL_MS", 1000).pipe(Config.map(Duration.millis)),
   loginsPerClient: positiveInt("AUTH_LOGINS_PER_CLIENT", 2),
   loginsQueuedPerClient: positiveInt("AUTH_LOGINS_QUEUED_PER_CLIENT", 16),

@@ -1,4 +1,5 @@
 import { Effect } from "effect"
+import { KeyVault } from "./KeyVault.ts"
 import { SigningKeysRepo } from "./persistence/SigningKeysRepo.ts"
 import * as SigningKey from "./SigningKey.ts"
 
@@ -9,8 +10,9 @@ import * as SigningKey from "./SigningKey.ts"
  */
 export const rotate = Effect.gen(function* () {
   const repo = yield* SigningKeysRepo
+  const vault = yield* KeyVault
   const key = yield* SigningKey.generate
-  yield* repo.add({ kid: key.kid, privateJwk: key.privateJwk })
+  yield* repo.add({ kid: key.kid, privateJwk: yield* vault.seal(key.privateJwk) })
   yield* Effect.logInfo(`added signing key ${key.kid}; it signs from now on, the previous key still verifies`)
   return key.kid
 })

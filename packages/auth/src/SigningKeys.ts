@@ -1,9 +1,9 @@
 import type { Jwks } from "@platform/contracts/AuthApi"
 import { DatabaseHealth } from "@platform/shared/Database"
 import { Clock, Context, Duration, Effect, Layer, Option, Ref, Schedule, Semaphore } from "effect"
-import type { JWK } from "jose"
 import { AuthConfig } from "./Config.ts"
 import { DatabaseUnavailable } from "./errors.ts"
+import { KeyVault } from "./KeyVault.ts"
 import { SigningKeysRepo, type StoredKey } from "./persistence/SigningKeysRepo.ts"
 import * as SigningKey from "./SigningKey.ts"
 
@@ -42,6 +42,7 @@ export class SigningKeys extends Context.Service<
       const config = yield* AuthConfig
       const repo = yield* SigningKeysRepo
       const database = yield* DatabaseHealth
+      const vault = yield* KeyVault
       // Tokens live `tokenTtl`: a key stays published that long after its successor took over.
       const publishedFor = Duration.sum(config.tokenTtl, Duration.minutes(1))
       const load = Effect.gen(function* () {
@@ -50,7 +51,29 @@ export class SigningKeys extends Context.Service<
         const live = rows.filter(
           (_, i) => i === 0 || (rows[i - 1] as StoredKey).created_at.getTime() > now - Duration.toMillis(publishedFor),
         )
-        return ring(yield* Effect.forEach(live, (row) => SigningKey.fromPrivateJwk(JSON.parse(row.private_jwk) as JWK)))
+        return ring(
+          yield* Effect.forEach(live, (row) => Effect.flatMap(vault.open(row.private_jwk), SigningKey.fromPrivateJwk)),
+        )
+      })
+      // Keys stored before AUTH_KEY_ENCRYPTION_KEY was set are sealed in place at the next start;
+      // without the key, the log says the keys are stored in the clear.
+      const sealStored = Effect.gen(function* () {
+        const rows = yield* repo.all
+        if (!vault.encrypts) {
+          if (rows.some((row) => !vault.isSealed(row.private_jwk))) {
+            yield* Effect.logWarning(
+              "signing keys are stored unencrypted in auth_db: set AUTH_KEY_ENCRYPTION_KEY (openssl rand -base64 32) to seal them",
+            )
+          }
+          return
+        }
+        const plain = rows.filter((row) => !vault.isSealed(row.private_jwk))
+        for (const row of plain) {
+          const sealed = yield* Effect.flatMap(vault.open(row.private_jwk), vault.seal)
+          yield* repo.replace({ kid: row.kid, privateJwk: sealed })
+        }
+        if (plain.length > 0)
+          yield* Effect.logInfo(`sealed ${plain.length} stored signing key(s) with AUTH_KEY_ENCRYPTION_KEY`)
       })
       const keys = yield* Ref.make(Option.none<KeyRing>())
       const loadedAt = yield* Ref.make(yield* Clock.currentTimeMillis)
@@ -58,19 +81,34 @@ export class SigningKeys extends Context.Service<
       // nothing (503) rather than inventing a key other replicas would not know.
       const firstLoad = Effect.gen(function* () {
         const created = yield* repo.ensureOne(
-          Effect.map(SigningKey.generate, (key) => ({ kid: key.kid, privateJwk: key.privateJwk })),
+          Effect.flatMap(SigningKey.generate, (key) =>
+            Effect.map(vault.seal(key.privateJwk), (privateJwk) => ({ kid: key.kid, privateJwk })),
+          ),
         )
         if (created) yield* Effect.logInfo("generated the first signing key and stored it in the database")
+        yield* sealStored
         yield* Ref.set(keys, Option.some(yield* load))
         yield* Ref.set(loadedAt, yield* Clock.currentTimeMillis)
       })
+      // A key that does not open (no or another AUTH_KEY_ENCRYPTION_KEY) is the operator's to fix:
+      // start-up stops with the reason rather than retrying; an unreachable database is retried.
+      const isKeyError = (error: unknown) => error instanceof SigningKey.InvalidKeyMaterial
       const inBackground = database.ready.pipe(
         Effect.andThen(firstLoad),
-        Effect.retry(Schedule.min([Schedule.exponential("200 millis"), Schedule.spaced("5 seconds")])),
+        Effect.retry({
+          schedule: Schedule.min([Schedule.exponential("200 millis"), Schedule.spaced("5 seconds")]),
+          while: (error) => !isKeyError(error),
+        }),
         Effect.andThen(Effect.logInfo("loaded the signing keys from the database")),
+        Effect.tapError((error) => Effect.logError(`cannot load the signing keys: ${String(error)}`)),
       )
       if (yield* database.isReady) {
-        yield* firstLoad.pipe(Effect.catchCause(() => Effect.forkScoped(inBackground)))
+        yield* firstLoad.pipe(
+          Effect.catchIf(
+            (error) => !isKeyError(error),
+            () => Effect.forkScoped(inBackground),
+          ),
+        )
       } else {
         yield* Effect.forkScoped(inBackground)
       }

@@ -10,6 +10,7 @@ import { TestClock } from "effect/testing"
 import { Accounts } from "../src/Accounts.ts"
 import { AuthConfig } from "../src/Config.ts"
 import { AccountsHttp, TokensHttp } from "../src/inbound/Http.ts"
+import { KeyVault } from "../src/KeyVault.ts"
 import { Passwords } from "../src/Passwords.ts"
 import { LoginFailuresRepo } from "../src/persistence/LoginFailuresRepo.ts"
 import { RefreshTokensRepo } from "../src/persistence/RefreshTokensRepo.ts"
@@ -31,7 +32,7 @@ const Domain = Accounts.layer.pipe(
   Layer.provideMerge(SigningKeys.layerStored),
   Layer.provide([UsersRepo.layerMemory, LoginFailuresRepo.layerMemory]),
   Layer.provideMerge(RefreshTokensRepo.layerMemory),
-  Layer.provide(SigningKeysRepo.layerMemory),
+  Layer.provide([SigningKeysRepo.layerMemory, KeyVault.layer]),
   Layer.provide(DatabaseHealth.disabled),
   Layer.provide(Passwords.layer),
   Layer.provideMerge(AuthConfig.layer),

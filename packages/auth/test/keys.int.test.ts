@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process"
-import { createHash, createPublicKey, generateKeyPairSync, randomUUID } from "node:crypto"
+import { createHash, createPublicKey, generateKeyPairSync, randomBytes, randomUUID } from "node:crypto"
 import { mkdtempSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -100,6 +100,55 @@ describe("signing keys", () => {
       assert.isTrue(yield* verifies(restarted, before))
       assert.isTrue(yield* verifies(restarted, after))
     }),
+  )
+
+  it.live(
+    "AUTH_KEY_ENCRYPTION_KEY seals stored keys, including ones stored before it was set; without it, no start",
+    () =>
+      Effect.gen(function* () {
+        const database = yield* TestDatabase.freshDatabase("auth_keys_sealed")
+        const sql = yield* sqlFor(database)
+        const storedKeys = Effect.map(sql<{ private_jwk: string }>`SELECT private_jwk FROM signing_keys`, (rows) =>
+          rows.map((row) => row.private_jwk),
+        )
+        // First without the key: stored as JWK text (the private exponent readable).
+        const plain = yield* startAuth({ DATABASE_URL: database.href })
+        const email = yield* signUp(plain)
+        const before = yield* tokenFrom(plain, email)
+        assert.match((yield* storedKeys)[0] ?? "", /"d":/)
+
+        const kek = randomBytes(32).toString("base64")
+        const sealed = yield* startAuth({ DATABASE_URL: database.href, AUTH_KEY_ENCRYPTION_KEY: kek })
+        const rows = yield* storedKeys
+        assert.strictEqual(rows.length, 1)
+        assert.notMatch(rows[0] ?? "", /"d"|"kty"/, "the private key is no longer readable in auth_db")
+        assert.strictEqual(rows[0]?.split(".").length, 5, "a compact JWE")
+        assert.isTrue(yield* verifies(sealed, before), "the same key, sealed: earlier tokens still verify")
+
+        // Rotation through the command seals the new key too.
+        yield* Effect.promise(() =>
+          promisify(execFile)(process.execPath, [rotateKeyScript], {
+            env: { PATH: process.env.PATH ?? "", DATABASE_URL: database.href, AUTH_KEY_ENCRYPTION_KEY: kek },
+          }),
+        )
+        const afterRotation = yield* storedKeys
+        assert.strictEqual(afterRotation.length, 2)
+        for (const row of afterRotation) assert.notMatch(row, /"d"/)
+
+        // The right key opens them; no key, or another, stops start-up rather than signing with a new key.
+        const reopened = yield* startAuth({ DATABASE_URL: database.href, AUTH_KEY_ENCRYPTION_KEY: kek })
+        assert.isTrue(yield* verifies(reopened, before))
+        assert.strictEqual((yield* kids(reopened)).length, 2)
+        for (const env of [{}, { AUTH_KEY_ENCRYPTION_KEY: randomBytes(32).toString("base64") }]) {
+          const refused = yield* Effect.exit(startAuth({ DATABASE_URL: database.href, ...env }))
+          assert.isTrue(Exit.isFailure(refused))
+          assert.match(String(refused), /AUTH_KEY_ENCRYPTION_KEY/)
+        }
+        const short = yield* Effect.exit(
+          startAuth({ DATABASE_URL: database.href, AUTH_KEY_ENCRYPTION_KEY: "c2hvcnQ=" }),
+        )
+        assert.match(String(short), /AUTH_KEY_ENCRYPTION_KEY: expected 32 bytes/)
+      }),
   )
 
   it.live("JWKS keeps a retired key for one token lifetime after its successor, then drops it", () =>

@@ -1,7 +1,6 @@
 import * as Database from "@platform/shared/Database"
 import { Clock, Context, Effect, Layer, Schema } from "effect"
 import { SqlClient, type SqlError, SqlSchema } from "effect/sql"
-import type { JWK } from "jose"
 
 export const StoredKey = Schema.Struct({
   kid: Schema.String,
@@ -12,6 +11,11 @@ export type StoredKey = typeof StoredKey.Type
 
 type Failure = SqlError.SqlError | Schema.SchemaError
 
+export interface NewKey {
+  readonly kid: string
+  readonly privateJwk: string
+}
+
 /** Every replica serialises key creation on this advisory lock, so the first start makes one key. */
 const LOCK = 72_617_001
 
@@ -20,11 +24,12 @@ export class SigningKeysRepo extends Context.Service<
   {
     /** Newest first. */
     readonly all: Effect.Effect<ReadonlyArray<StoredKey>, Failure>
-    readonly add: (key: { readonly kid: string; readonly privateJwk: JWK }) => Effect.Effect<void, SqlError.SqlError>
+    /** `privateJwk`: the key as stored, sealed by the `KeyVault` or plain. */
+    readonly add: (key: NewKey) => Effect.Effect<void, SqlError.SqlError>
+    /** Replaces a stored key's text (sealing keys stored before a key-encryption key was set). */
+    readonly replace: (key: NewKey) => Effect.Effect<void, SqlError.SqlError>
     /** Stores `make()`'s key unless a key exists already (decided under a lock). */
-    readonly ensureOne: <E>(
-      make: Effect.Effect<{ readonly kid: string; readonly privateJwk: JWK }, E>,
-    ) => Effect.Effect<boolean, Failure | E>
+    readonly ensureOne: <E>(make: Effect.Effect<NewKey, E>) => Effect.Effect<boolean, Failure | E>
   }
 >()("auth/SigningKeysRepo") {
   static readonly layer = Layer.effect(
@@ -36,13 +41,16 @@ export class SigningKeysRepo extends Context.Service<
         Result: StoredKey,
         execute: () => sql`SELECT kid, private_jwk, created_at FROM signing_keys ORDER BY created_at DESC, kid`,
       })(undefined)
-      const add = (key: { readonly kid: string; readonly privateJwk: JWK }) =>
-        sql`INSERT INTO signing_keys ${sql.insert({ kid: key.kid, private_jwk: JSON.stringify(key.privateJwk) })}`.pipe(
-          Effect.asVoid,
-        )
+      const add = (key: NewKey) =>
+        sql`INSERT INTO signing_keys ${sql.insert({ kid: key.kid, private_jwk: key.privateJwk })}`.pipe(Effect.asVoid)
       return SigningKeysRepo.of({
         all: all.pipe(Database.query("SigningKeysRepo.all")),
         add: (key) => add(key).pipe(Database.query("SigningKeysRepo.add")),
+        replace: (key) =>
+          sql`UPDATE signing_keys SET private_jwk = ${key.privateJwk} WHERE kid = ${key.kid}`.pipe(
+            Effect.asVoid,
+            Database.query("SigningKeysRepo.replace"),
+          ),
         ensureOne: (make) =>
           sql
             .withTransaction(
@@ -62,13 +70,19 @@ export class SigningKeysRepo extends Context.Service<
   /** Keys in memory, newest first: for domain tests. */
   static readonly layerMemory = Layer.sync(SigningKeysRepo, () => {
     const keys: Array<StoredKey> = []
-    const add = (key: { readonly kid: string; readonly privateJwk: JWK }) =>
+    const add = (key: NewKey) =>
       Effect.map(Clock.currentTimeMillis, (now) => {
-        keys.unshift({ kid: key.kid, private_jwk: JSON.stringify(key.privateJwk), created_at: new Date(now) })
+        keys.unshift({ kid: key.kid, private_jwk: key.privateJwk, created_at: new Date(now) })
       })
     return SigningKeysRepo.of({
       all: Effect.sync(() => [...keys]),
       add,
+      replace: (key) =>
+        Effect.sync(() => {
+          const index = keys.findIndex((stored) => stored.kid === key.kid)
+          const found = keys[index]
+          if (found !== undefined) keys[index] = { ...found, private_jwk: key.privateJwk }
+        }),
       ensureOne: (make) =>
         keys.length > 0 ? Effect.succeed(false) : Effect.flatMap(make, (key) => Effect.as(add(key), true)),
     })
