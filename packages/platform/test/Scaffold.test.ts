@@ -148,7 +148,15 @@ describe("new-service and remove-service: the plan", () => {
         for (const document of parseAllDocuments(repo.read(file) ?? ""))
           assert.deepStrictEqual(document.errors, [], file)
       }
-      assert.match(repo.read("deploy/compose/init-db.sh") ?? "", /for database in [^;]* orders_db; do/)
+      assert.match(repo.read("deploy/compose/init-db.sh") ?? "", /for service in [^;]* orders; do/)
+      // Its own database role: the password in .env, the postgres container, and its URL.
+      assert.include(repo.read(".env.example"), "\nORDERS_DB_PASSWORD=")
+      assert.property(compose.services.postgres?.environment ?? {}, "ORDERS_DB_PASSWORD")
+      assert.strictEqual(
+        compose.services.orders?.environment.DATABASE_URL,
+        // biome-ignore lint/suspicious/noTemplateCurlyInString: Compose's interpolation, as written in the file
+        "postgresql://orders:${ORDERS_DB_PASSWORD}@postgres:5432/orders_db",
+      )
       const registry = JSON.parse(repo.read("packages/contracts/src/team-services.json") ?? "") as Array<TeamService>
       assert.deepStrictEqual(registry, [
         { name: "orders", kind: "rest", port: 8095, route: "/orders", public: false, database: "orders_db" },
@@ -206,6 +214,7 @@ describe("new-service and remove-service: the plan", () => {
               "deploy/k8s/overlays/prod/kustomization.yaml",
               "deploy/observability/prometheus/prometheus.yml",
               "deploy/compose/init-db.sh",
+              ".env.example",
               "packages/contracts/src/team-services.json",
               "proto-compat/package.json",
             ]

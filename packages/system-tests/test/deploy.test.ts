@@ -33,6 +33,15 @@ const compose = parse(read("docker-compose.yml"), { merge: true }) as { services
 const apps = services.filter((spec) => spec.name !== "edge")
 const contractDatabases = apps.map((spec) => spec.database).sort()
 
+/** The databases `init-db.sh` creates: one `<service>_db` per service its loop names. */
+const initDbDatabases = (script: string) =>
+  script
+    .match(/for service in ([^;]+);/)?.[1]
+    ?.trim()
+    .split(/\s+/)
+    .map((service) => `${service}_db`)
+    .sort()
+
 /** A route as all three edges can state it. */
 interface EdgeRoute {
   readonly prefix: string
@@ -124,12 +133,18 @@ describe("Docker Compose", () => {
     assert.strictEqual(compose.services.gateway?.environment?.CUSTOM_LANG_BASE_URL, "http://lang:3000")
   })
 
-  it("creates the five databases on first start", () => {
-    const created = read("deploy/compose/init-db.sh")
-      .match(/for database in ([^;]+);/)?.[1]
-      ?.trim()
-      .split(/\s+/)
-    assert.deepStrictEqual(created?.sort(), contractDatabases)
+  it("creates the five databases on first start, each owned by its service's role, which its URL names", () => {
+    assert.deepStrictEqual(initDbDatabases(read("deploy/compose/init-db.sh")), contractDatabases)
+    const postgres = compose.services.postgres?.environment ?? {}
+    for (const spec of apps) {
+      const variable = `${spec.name.toUpperCase()}_DB_PASSWORD`
+      assert.property(postgres, variable, `the postgres container creates ${spec.name}'s role`)
+      assert.strictEqual(
+        compose.services[spec.name]?.environment?.DATABASE_URL,
+        `postgresql://${spec.name}:\${${variable}}@postgres:5432/${spec.database}`,
+        `${spec.name} connects as its own role`,
+      )
+    }
   })
 
   it("every variable Compose reads is in .env.example", () => {
@@ -309,21 +324,23 @@ describe("Kubernetes", () => {
       (object) => object.kind === "ConfigMap" && object.metadata.name.startsWith("postgres-init"),
     )
     const script = (init as unknown as { data: Record<string, string> }).data["init-db.sh"] ?? ""
-    assert.deepStrictEqual(
-      script
-        .match(/for database in ([^;]+);/)?.[1]
-        ?.trim()
-        .split(/\s+/)
-        .sort(),
-      contractDatabases,
-    )
+    assert.strictEqual(script, read("deploy/compose/init-db.sh"), "the same script as Compose's")
+    const secret = (name: string) =>
+      objects.find((object) => object.kind === "Secret" && object.metadata.name.startsWith(name)) as unknown as
+        | { data: Record<string, string> }
+        | undefined
+    const roles = secret("database-roles")?.data ?? {}
+    const urls = secret("database-urls")?.data ?? {}
+    for (const spec of apps) {
+      const password = Buffer.from(roles[`${spec.name.toUpperCase()}_DB_PASSWORD`] ?? "", "base64").toString()
+      assert.isNotEmpty(password, `${spec.name}'s role has a password`)
+      assert.strictEqual(
+        Buffer.from(urls[spec.name] ?? "", "base64").toString(),
+        `postgresql://${spec.name}:${password}@postgres:5432/${spec.database}`,
+      )
+    }
     const traefik = objects.find((object) => object.kind === "Service" && object.metadata.name === "traefik")
     assert.strictEqual(traefik?.spec.ports[0].nodePort, 30081)
-    const urls = objects.find((object) => object.kind === "Secret" && object.metadata.name.startsWith("database-urls"))
-    const data = (urls as unknown as { data: Record<string, string> }).data
-    for (const spec of apps) {
-      assert.match(Buffer.from(data[spec.name] ?? "", "base64").toString(), new RegExp(`/${spec.database}$`))
-    }
   })
 
   it("every service's pods ask to be scraped on their port; the local overlay brings the watchers", () => {

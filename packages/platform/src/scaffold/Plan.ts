@@ -53,7 +53,14 @@ const registrations = (request: Request) => {
   const h2c = request.kind === "connect"
   const middlewares = request.public ? ["cors", "rate-limit"] : ["cors", "auth", "rate-limit"]
   const database = `${name}_db`
+  // The service's own database role (init-db.sh creates it): its password, in .env and the secrets.
+  const password = `${name.toUpperCase().replaceAll("-", "_")}_DB_PASSWORD`
   const insertions: Array<Insertion> = [
+    {
+      path: "docker-compose.yml",
+      anchor: "      POSTGRES_USER: ${POSTGRES_USER:-postgres}",
+      block: `      ${password}: \${${password}:?set ${password} in .env}\n`,
+    },
     {
       path: "docker-compose.yml",
       anchor: "  web:",
@@ -65,7 +72,7 @@ const registrations = (request: Request) => {
         "      <<: *common",
         `      PORT: "${port}"`,
         `      OTEL_SERVICE_NAME: ${name}`,
-        `      DATABASE_URL: postgresql://\${POSTGRES_USER:-postgres}:\${POSTGRES_PASSWORD}@postgres:5432/${database}`,
+        `      DATABASE_URL: postgresql://${name}:\${${password}}@postgres:5432/${database}`,
         "    labels:",
         `      traefik.enable: "true"`,
         `      traefik.http.routers.${name}.rule: PathPrefix(\`${route}\`)`,
@@ -100,8 +107,13 @@ const registrations = (request: Request) => {
     },
     {
       path: "deploy/k8s/overlays/local/kustomization.yaml",
+      anchor: "  - name: database-urls",
+      block: `      - ${password}=${name}-local\n`,
+    },
+    {
+      path: "deploy/k8s/overlays/local/kustomization.yaml",
       anchor: "  - name: auth-signing-keys",
-      block: `      - ${name}=postgresql://postgres:postgres@postgres:5432/${database}\n`,
+      block: `      - ${name}=postgresql://${name}:${name}-local@postgres:5432/${database}\n`,
     },
     {
       path: "deploy/k8s/overlays/prod/kustomization.yaml",
@@ -114,13 +126,16 @@ const registrations = (request: Request) => {
       block: `| ${name} | \`packages/${name}\` | ${port} | ${h2c ? "Connect / gRPC / gRPC-Web" : "REST (JSON)"}, \`${route}\` at the edge${request.public ? " (public)" : ""} | \`${database}\` (\`entries\`) | generated |\n`,
     },
   ]
-  const appended = {
-    path: "deploy/observability/prometheus/prometheus.yml",
-    block: `  - job_name: ${name}\n    static_configs: [{ targets: ["${name}:${port}"] }]\n`,
-  }
+  const appended = [
+    {
+      path: "deploy/observability/prometheus/prometheus.yml",
+      block: `  - job_name: ${name}\n    static_configs: [{ targets: ["${name}:${port}"] }]\n`,
+    },
+    { path: ".env.example", block: `${password}=change-me-${name}\n` },
+  ]
   const words: Array<ListWord> = [
-    { path: "deploy/compose/init-db.sh", line: "for database in", end: "; do", word: database },
-    { path: "deploy/k8s/overlays/local/postgres.yaml", line: "    for database in", end: "; do", word: database },
+    { path: "deploy/compose/init-db.sh", line: "for service in", end: "; do", word: name },
+    { path: "deploy/k8s/overlays/local/postgres.yaml", line: "    for service in", end: "; do", word: name },
   ]
   return { insertions, appended, words }
 }
@@ -245,11 +260,13 @@ export const planNew = Effect.fnUntraced(function* (
   }
   const { insertions, appended, words } = registrations(request)
   for (const insertion of insertions) yield* repo.edit(insertion.path, (text) => insert(text, insertion))
-  yield* repo.edit(appended.path, (text) =>
-    text.includes(appended.block)
-      ? fail(`${appended.path} already scrapes ${name}`)
-      : Effect.succeed(text.endsWith("\n") ? text + appended.block : `${text}\n${appended.block}`),
-  )
+  for (const { path, block } of appended) {
+    yield* repo.edit(path, (text) =>
+      text.includes(block)
+        ? fail(`${path} already has ${name}'s entry`)
+        : Effect.succeed(text.endsWith("\n") ? text + block : `${text}\n${block}`),
+    )
+  }
   for (const word of words) yield* repo.edit(word.path, (text) => addWord(text, word))
   yield* repo.edit(REGISTRY, () =>
     Effect.succeed(
@@ -305,7 +322,7 @@ export const planRemove = Effect.fnUntraced(function* (
   for (const insertion of insertions) {
     yield* repo.edit(insertion.path, (text) => removeBlock(text, insertion.path, insertion.block))
   }
-  yield* repo.edit(appended.path, (text) => removeBlock(text, appended.path, appended.block))
+  for (const { path, block } of appended) yield* repo.edit(path, (text) => removeBlock(text, path, block))
   for (const word of words) yield* repo.edit(word.path, (text) => removeWord(text, word))
   yield* repo.edit(REGISTRY, () =>
     Effect.succeed(writeRegistry(registry.filter((entry) => entry.name !== service.name))),
