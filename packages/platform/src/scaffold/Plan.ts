@@ -58,7 +58,7 @@ const registrations = (request: Request) => {
   const insertions: Array<Insertion> = [
     {
       path: "docker-compose.yml",
-      anchor: "      POSTGRES_USER: ${POSTGRES_USER:-postgres}",
+      anchor: "      POSTGRES_USER: ",
       block: `      ${password}: \${${password}:?set ${password} in .env}\n`,
     },
     {
