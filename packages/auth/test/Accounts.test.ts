@@ -212,7 +212,7 @@ describe("auth's handlers (in memory)", () => {
     Effect.gen(function* () {
       const client = yield* HttpApiTest.groups(AuthApi, ["accounts", "tokens"])
       const user = yield* client.accounts.register({ payload: ada })
-      const { token } = yield* client.accounts.login({ payload: ada })
+      const { token } = yield* client.accounts.login({ payload: ada, headers: {} })
       const verified = yield* client.tokens.verify({ headers: { authorization: `Bearer ${token}` } })
       assert.deepStrictEqual(verified.body, { ok: true, userId: user.id })
       assert.deepStrictEqual(verified.headers, { "x-user-id": user.id, "x-user-role": "user" })
@@ -223,7 +223,7 @@ describe("auth's handlers (in memory)", () => {
       )
       const { keys } = yield* client.tokens.jwks()
       assert.strictEqual(keys.length, 1)
-      assert.strictEqual(yield* tagOf(client.accounts.login({ payload: wrong })), "InvalidCredentials")
+      assert.strictEqual(yield* tagOf(client.accounts.login({ payload: wrong, headers: {} })), "InvalidCredentials")
     }).pipe(Effect.provide(Handlers)),
   )
 })

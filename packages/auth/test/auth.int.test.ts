@@ -320,6 +320,62 @@ layer(AuthUnderTest, { excludeTestServices: true, timeout: "120 seconds" })("aut
       }),
     )
 
+    it.effect("X-Refresh-Cookie: the refresh token only in an HttpOnly cookie, which refresh and logout take", () =>
+      Effect.gen(function* () {
+        const { base } = yield* Auth
+        const email = uniqueEmail()
+        assert.strictEqual((yield* register(email, "correct horse battery")).status, 201)
+        const browser = { "x-refresh-cookie": "1" }
+        const cookieOf = (answer: { headers: Headers }) => {
+          const [cookie] = answer.headers.getSetCookie()
+          return { header: cookie ?? "", pair: (cookie ?? "").split(";")[0] ?? "" }
+        }
+        const loggedIn = yield* call(base, "POST", "/auth/login", {
+          ...credentials(email, "correct horse battery"),
+          headers: browser,
+        })
+        assert.strictEqual(loggedIn.status, 200)
+        assert.notProperty(loggedIn.body, "refreshToken", "not in the body a script reads")
+        assert.strictEqual((yield* verify(`Bearer ${session(loggedIn).token}`)).status, 200)
+        const first = cookieOf(loggedIn)
+        assert.match(first.pair, /^platform_refresh=.{20,}$/)
+        for (const attribute of ["HttpOnly", "SameSite=Strict", "Path=/auth", "Max-Age=2592000"]) {
+          assert.include(first.header, attribute)
+        }
+        assert.notInclude(first.header, "Secure", "plain HTTP: a Secure cookie would not come back")
+        const overHttps = yield* call(base, "POST", "/auth/login", {
+          ...credentials(email, "correct horse battery"),
+          headers: { ...browser, "x-forwarded-proto": "https" },
+        })
+        assert.include(cookieOf(overHttps).header, "Secure")
+
+        // Refresh with the cookie alone; without the header the cookie is not looked at.
+        const refreshWith = (headers: Record<string, string>) =>
+          call(base, "POST", "/auth/refresh", { json: {}, headers })
+        assert.strictEqual((yield* refreshWith({ cookie: first.pair })).status, 400)
+        const refreshed = yield* refreshWith({ ...browser, cookie: first.pair })
+        assert.strictEqual(refreshed.status, 200)
+        assert.notProperty(refreshed.body, "refreshToken")
+        const second = cookieOf(refreshed)
+        assert.notStrictEqual(second.pair, first.pair, "rotated")
+        // The old cookie again is a replay: the session ends, the new cookie with it.
+        assert.strictEqual((yield* refreshWith({ ...browser, cookie: first.pair })).status, 401)
+        assert.strictEqual((yield* refreshWith({ ...browser, cookie: second.pair })).status, 401)
+
+        // Logout with the cookie ends that session and tells the browser to forget the cookie.
+        const again = cookieOf(
+          yield* call(base, "POST", "/auth/login", {
+            ...credentials(email, "correct horse battery"),
+            headers: browser,
+          }),
+        )
+        const out = yield* call(base, "POST", "/auth/logout", { json: {}, headers: { ...browser, cookie: again.pair } })
+        assert.strictEqual(out.status, 204)
+        assert.match(cookieOf(out).header, /^platform_refresh=; .*Max-Age=0/)
+        assert.strictEqual((yield* refreshWith({ ...browser, cookie: again.pair })).status, 401)
+      }),
+    )
+
     it.effect("logout ends the session's access tokens too: here at once, on another replica within a poll", () =>
       Effect.gen(function* () {
         const { database } = yield* Auth

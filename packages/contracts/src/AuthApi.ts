@@ -29,8 +29,11 @@ export type User = typeof User.Type
 export const Session = Schema.Struct({
   /** The RS256 access token (the contract's only field). */
   token: Schema.String,
-  /** Single use: exchanged at /auth/refresh for a new pair. */
-  refreshToken: Schema.String,
+  /**
+   * Single use: exchanged at /auth/refresh for a new pair. Absent when the client asked for it
+   * as a cookie (`X-Refresh-Cookie: 1`): then only the browser holds it, out of the page's reach.
+   */
+  refreshToken: Schema.optionalKey(Schema.String),
   /** Seconds until `token` expires. */
   expiresIn: Schema.Int,
 })
@@ -39,6 +42,18 @@ export type Session = typeof Session.Type
 export const RefreshRequest = Schema.Struct({
   refreshToken: OptionalText,
 })
+
+/**
+ * A browser client's refresh token travels in this cookie instead of JSON bodies: `HttpOnly` (no
+ * script, an injected one included, can read it), `SameSite=Strict`, `Path=/auth`, `Secure` over
+ * HTTPS. Set and read only when the request carries `X-Refresh-Cookie: 1`, a header no
+ * cross-origin page can send without a CORS preflight the edge refuses.
+ */
+export const REFRESH_COOKIE = "platform_refresh"
+export const RefreshCookieMode = {
+  "x-refresh-cookie": Schema.optionalKey(Schema.Literal("1")),
+  "x-forwarded-proto": Schema.optionalKey(Schema.String),
+}
 
 export const Verified = Schema.Struct({ ok: Schema.Literal(true), userId: Schema.String })
 
@@ -123,18 +138,21 @@ export const register = HttpApiEndpoint.post("register", "/auth/register", {
 
 export const login = HttpApiEndpoint.post("login", "/auth/login", {
   payload: Credentials,
+  headers: RefreshCookieMode,
   success: Session,
   error: [InvalidRequest, InvalidCredentials, TooManyAttemptsResponse, DatabaseNotConfigured, DatabaseUnavailable],
 })
 
 export const refresh = HttpApiEndpoint.post("refresh", "/auth/refresh", {
   payload: RefreshRequest,
+  headers: RefreshCookieMode,
   success: Session,
   error: [InvalidRequest, InvalidRefreshToken, DatabaseNotConfigured, DatabaseUnavailable],
 })
 
 export const logout = HttpApiEndpoint.post("logout", "/auth/logout", {
   payload: RefreshRequest,
+  headers: RefreshCookieMode,
   success: HttpApiSchema.NoContent,
   error: [InvalidRequest, DatabaseNotConfigured, DatabaseUnavailable],
 })

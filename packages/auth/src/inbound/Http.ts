@@ -1,8 +1,8 @@
-import { AuthApi, MissingBearer } from "@platform/contracts/AuthApi"
+import { AuthApi, MissingBearer, REFRESH_COOKIE, type Session } from "@platform/contracts/AuthApi"
 import * as ClientAddress from "@platform/shared/ClientAddress"
 import { Effect, Option } from "effect"
-import { HttpRouter, HttpServerRequest, HttpServerResponse } from "effect/http"
-import { HttpApiBuilder, HttpApiSchema } from "effect/http-api"
+import { HttpEffect, HttpRouter, HttpServerRequest, HttpServerResponse } from "effect/http"
+import { HttpApiBuilder, HttpApiSchema, HttpApiSecurity } from "effect/http-api"
 import { Accounts } from "../Accounts.ts"
 import { AuthConfig } from "../Config.ts"
 import { SigningKeys } from "../SigningKeys.ts"
@@ -18,17 +18,59 @@ export const AccountsHttp = HttpApiBuilder.group(AuthApi, "accounts", (handlers)
   Effect.gen(function* () {
     const accounts = yield* Accounts
     const proxies = ClientAddress.trustedProxies((yield* AuthConfig).trustedProxies)
+    const { refreshTtl } = yield* AuthConfig
+    /** A browser's session: the refresh token into its HttpOnly cookie, out of the JSON body. */
+    const deliver = (session: Session, headers: CookieHeaders) =>
+      Effect.gen(function* () {
+        if (headers["x-refresh-cookie"] !== "1" || session.refreshToken === undefined) return session
+        yield* HttpApiBuilder.securitySetCookie(RefreshCookie, session.refreshToken, {
+          ...cookieScope,
+          secure: isHttps(headers),
+          maxAge: refreshTtl,
+        })
+        const { refreshToken: _, ...body } = session
+        return body
+      })
     return handlers
       .handle("register", ({ payload }) => accounts.register(payload))
-      .handle("login", ({ payload }) =>
+      .handle("login", ({ payload, headers }) =>
         Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) =>
           accounts.login(payload, ClientAddress.of(request, proxies)),
+        ).pipe(Effect.flatMap((session) => deliver(session, headers))),
+      )
+      .handle("refresh", ({ payload, headers }) =>
+        Effect.flatMap(presented(payload.refreshToken, headers), accounts.refresh).pipe(
+          Effect.flatMap((session) => deliver(session, headers)),
         ),
       )
-      .handle("refresh", ({ payload }) => accounts.refresh(payload.refreshToken))
-      .handle("logout", ({ payload }) => accounts.logout(payload.refreshToken))
+      .handle("logout", ({ payload, headers }) =>
+        Effect.flatMap(presented(payload.refreshToken, headers), accounts.logout).pipe(
+          Effect.tap(() =>
+            headers["x-refresh-cookie"] === "1"
+              ? HttpEffect.appendPreResponseHandler((_, response) =>
+                  Effect.orDie(HttpServerResponse.expireCookie(response, REFRESH_COOKIE, cookieScope)),
+                )
+              : Effect.void,
+          ),
+        ),
+      )
   }),
 )
+
+type CookieHeaders = { readonly "x-refresh-cookie"?: "1"; readonly "x-forwarded-proto"?: string }
+
+const RefreshCookie = HttpApiSecurity.apiKey({ in: "cookie", key: REFRESH_COOKIE })
+const cookieScope = { httpOnly: true, sameSite: "strict", path: "/auth" } as const
+
+/** `Secure` when the browser reached us over HTTPS (through the edge or Traefik). */
+const isHttps = (headers: CookieHeaders) => headers["x-forwarded-proto"]?.split(",")[0]?.trim() === "https"
+
+/** The body's refresh token, or, for a browser that asked for cookies, the cookie's. */
+const presented = (fromBody: string | null | undefined, headers: CookieHeaders) =>
+  Effect.map(
+    HttpServerRequest.HttpServerRequest,
+    (request) => fromBody ?? (headers["x-refresh-cookie"] === "1" ? request.cookies[REFRESH_COOKIE] : undefined),
+  )
 
 export const TokensHttp = HttpApiBuilder.group(AuthApi, "tokens", (handlers) =>
   Effect.gen(function* () {
