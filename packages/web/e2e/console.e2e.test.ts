@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest"
 /**
  * The console as a person uses it, in Debian's Chromium (headless, through playwright-core, no
  * browser download), against the platform `pnpm start` runs: sign up, log out, log in, greet,
- * survive an access token the edge refuses, trip the gateway's breaker with `unavailable` and
+ * keep the refresh token out of the page's reach, survive an access token the edge refuses, trip the gateway's breaker with `unavailable` and
  * watch the panel say open. Screenshots go to `test-results/` (CI keeps them).
  */
 const base = process.env.CONSOLE_URL ?? "http://localhost:30081"
@@ -81,21 +81,44 @@ describe("the web console", () => {
     await screenshot("greet")
   })
 
-  it("an access token the edge refuses is refreshed once, transparently", async () => {
-    // As if it had expired: the edge's forward-auth answers 401 to it.
-    await page.evaluate(() => {
-      const key = "effect-platform.session"
-      const session = JSON.parse(localStorage.getItem(key) ?? "{}") as { token: string }
-      localStorage.setItem(key, JSON.stringify({ ...session, token: "expired.access.token" }))
-    })
+  it("the refresh token never reaches the page; a reload resumes the session from its cookie", async () => {
+    const cookies = await page.context().cookies()
+    const refresh = cookies.find((cookie) => cookie.name === "platform_refresh")
+    expect(refresh?.httpOnly).toBe(true)
+    expect(refresh?.sameSite).toBe("Strict")
+    expect(refresh?.path).toBe("/auth")
+    const visible = await page.evaluate(() => ({
+      cookie: document.cookie,
+      stored: JSON.stringify({ ...localStorage }),
+    }))
+    expect(visible.cookie).not.toContain("platform_refresh")
+    expect(visible.stored).not.toContain(refresh?.value ?? "no cookie")
+    expect(visible.stored).not.toMatch(/ey[\w-]+\.ey/)
     await page.reload()
+    await page.getByText(`Signed in as ${email}`).waitFor()
+  })
+
+  it("an access token the edge refuses is refreshed once, transparently", async () => {
+    // As if it had expired: the edge's forward-auth answers the next Greet with its 401.
+    let refused = 0
+    let refreshes = 0
+    page.on("request", (request) => {
+      if (request.url().endsWith("/auth/refresh")) refreshes += 1
+    })
+    await page.route("**/greeter.v1.GreeterService/Greet", async (route) => {
+      if (refused > 0) return route.continue()
+      refused += 1
+      await route.fulfill({
+        status: 401,
+        headers: { "content-type": "application/json", "www-authenticate": 'Bearer error="invalid_token"' },
+        body: JSON.stringify({ code: "unauthenticated", message: "invalid token" }),
+      })
+    })
     await page.getByRole("textbox", { name: "Name", exact: true }).fill("Grace")
     await page.getByRole("button", { name: "Greet" }).click()
     await page.getByText("Hello Grace from greeter-service!").waitFor()
-    const token = await page.evaluate(
-      () => (JSON.parse(localStorage.getItem("effect-platform.session") ?? "{}") as { token: string }).token,
-    )
-    expect(token).not.toBe("expired.access.token")
+    expect([refused, refreshes]).toEqual([1, 1])
+    await page.unroute("**/greeter.v1.GreeterService/Greet")
   })
 
   it("trips the breaker with unavailable, and the panel says open", async () => {

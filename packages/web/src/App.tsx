@@ -15,7 +15,7 @@ export function App() {
   const logout = async () => {
     if (tokens === undefined) return
     try {
-      await api.logout(tokens.refreshToken)
+      await api.logout()
       setLogoutError(undefined)
     } catch (error) {
       // Signed out here all the same; the refresh token just lives until it expires.

@@ -1,13 +1,14 @@
 /**
- * Who is signed in: the access token, the refresh token, the email, kept in `localStorage` so a
- * reload stays signed in. An access token that the edge refuses is refreshed once, and only
- * once however many calls failed with it at the same time (they all wait for the same refresh);
- * a refresh that fails signs the user out.
+ * Who is signed in: the email and the access token, in memory only. The refresh token never
+ * reaches this code: auth keeps it in an HttpOnly cookie (`X-Refresh-Cookie`), which no script
+ * can read, an injected one included. Only the email is kept in `localStorage`, as a sign that a
+ * reload should try to resume the session with that cookie. An access token that the edge
+ * refuses is refreshed once, and only once however many calls failed with it at the same time
+ * (they all wait for the same refresh); a refresh that fails signs the user out.
  */
 export interface Tokens {
   readonly email: string
   readonly token: string
-  readonly refreshToken: string
 }
 
 export interface Session {
@@ -21,40 +22,58 @@ export interface Session {
    * concurrent refresh already got, or a refresh of our own. `undefined` when signed out.
    */
   readonly refresh: (rejected: string) => Promise<Tokens | undefined>
+  /** After a reload: the session the cookie still holds, if this browser was signed in. */
+  readonly resume: () => Promise<Tokens | undefined>
 }
 
 const KEY = "effect-platform.session"
 
-const isTokens = (value: unknown): value is Tokens =>
-  typeof value === "object" &&
-  value !== null &&
-  typeof (value as Tokens).email === "string" &&
-  typeof (value as Tokens).token === "string" &&
-  typeof (value as Tokens).refreshToken === "string"
+const isSignedInEmail = (value: unknown): value is { readonly email: string } =>
+  typeof value === "object" && value !== null && typeof (value as { email: unknown }).email === "string"
 
 export const makeSession = (options: {
-  /** Exchanges a refresh token for a new session (auth's `POST /auth/refresh`). */
-  readonly refresh: (refreshToken: string) => Promise<{ readonly token: string; readonly refreshToken: string }>
+  /** A new access token for the refresh cookie (auth's `POST /auth/refresh`); rejects when it is gone. */
+  readonly refresh: () => Promise<{ readonly token: string }>
   readonly storage?: Pick<Storage, "getItem" | "setItem" | "removeItem"> | undefined
 }): Session => {
   const { storage } = options
-  const stored = (() => {
+  const storedEmail = (() => {
     try {
       const value: unknown = JSON.parse(storage?.getItem(KEY) ?? "null")
-      return isTokens(value) ? value : undefined
+      return isSignedInEmail(value) ? value.email : undefined
     } catch {
       return undefined
     }
   })()
-  let tokens: Tokens | undefined = stored
+  let tokens: Tokens | undefined
   let inFlight: Promise<Tokens | undefined> | undefined
   const listeners = new Set<() => void>()
 
   const set = (next: Tokens | undefined) => {
     tokens = next
     if (next === undefined) storage?.removeItem(KEY)
-    else storage?.setItem(KEY, JSON.stringify(next))
+    else storage?.setItem(KEY, JSON.stringify({ email: next.email }))
     for (const listener of listeners) listener()
+  }
+
+  const renew = (email: string) => {
+    inFlight ??= options
+      .refresh()
+      .then(
+        (fresh) => {
+          const next: Tokens = { email, token: fresh.token }
+          set(next)
+          return next as Tokens | undefined
+        },
+        () => {
+          set(undefined)
+          return undefined
+        },
+      )
+      .finally(() => {
+        inFlight = undefined
+      })
+    return inFlight
   }
 
   return {
@@ -69,23 +88,11 @@ export const makeSession = (options: {
       const now = tokens
       if (now === undefined) return Promise.resolve(undefined)
       if (now.token !== rejected) return Promise.resolve(now)
-      inFlight ??= options
-        .refresh(now.refreshToken)
-        .then(
-          (fresh) => {
-            const next = { email: now.email, token: fresh.token, refreshToken: fresh.refreshToken }
-            set(next)
-            return next as Tokens | undefined
-          },
-          () => {
-            set(undefined)
-            return undefined
-          },
-        )
-        .finally(() => {
-          inFlight = undefined
-        })
-      return inFlight
+      return renew(now.email)
+    },
+    resume: () => {
+      if (tokens !== undefined) return Promise.resolve(tokens)
+      return storedEmail === undefined ? Promise.resolve(undefined) : renew(storedEmail)
     },
   }
 }

@@ -14,6 +14,8 @@ const origin = window.location.origin
 const api = makeApi(origin)
 const session = makeSession({ refresh: api.refresh, storage: window.localStorage })
 const transport = makeTransport(origin, session)
+// Signed in before this reload: the refresh cookie gives a new access token before the first paint.
+await session.resume()
 const queryClient = new QueryClient({ defaultOptions: { mutations: { retry: false } } })
 
 const root = document.getElementById("root")

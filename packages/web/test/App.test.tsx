@@ -31,8 +31,8 @@ const snapshot = (state: "closed" | "half-open" | "open"): ResilienceSnapshot =>
 
 const api = (overrides: Partial<Api> = {}): Api => ({
   register: async () => {},
-  login: async (email) => ({ email, token: "access", refreshToken: "refresh" }),
-  refresh: async () => ({ token: "access-2", refreshToken: "refresh-2" }),
+  login: async (email) => ({ email, token: "access" }),
+  refresh: async () => ({ token: "access-2" }),
   logout: async () => {},
   resilience: async () => snapshot("closed"),
   ...overrides,
@@ -49,7 +49,7 @@ const renderConsole = (
 ) => {
   const platformApi = options.api ?? api()
   const session = makeSession({ refresh: platformApi.refresh })
-  if (options.signedIn) session.signIn({ email: "ada@example.com", token: "access", refreshToken: "refresh" })
+  if (options.signedIn) session.signIn({ email: "ada@example.com", token: "access" })
   const transport = createRouterTransport(
     ({ service }) => {
       service(GreeterService, {

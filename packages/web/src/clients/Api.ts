@@ -14,8 +14,10 @@ import type { Tokens } from "../Session.ts"
 export interface Api {
   readonly register: (email: string, password: string) => Promise<void>
   readonly login: (email: string, password: string) => Promise<Tokens>
-  readonly refresh: (refreshToken: string) => Promise<{ readonly token: string; readonly refreshToken: string }>
-  readonly logout: (refreshToken: string) => Promise<void>
+  /** A new access token for the session in the refresh cookie (which only the browser holds). */
+  readonly refresh: () => Promise<{ readonly token: string }>
+  /** Ends the cookie's session, its access tokens included, and clears the cookie. */
+  readonly logout: () => Promise<void>
   /** The gateway's breaker and budget, through the edge (which asks auth first). */
   readonly resilience: (accessToken: string) => Promise<ResilienceSnapshot>
 }
@@ -25,6 +27,9 @@ const run = <A, E>(effect: Effect.Effect<A, E>): Promise<A> =>
   Effect.runPromiseExit(effect).then((exit) =>
     Exit.isSuccess(exit) ? exit.value : Promise.reject(Cause.squash(exit.cause)),
   )
+
+/** Asks auth to keep the refresh token in its HttpOnly cookie, never in a body a script reads. */
+const browser = { "x-refresh-cookie": "1" } as const
 
 export const makeApi = (baseUrl: string): Api => {
   const auth = HttpApiClient.make(AuthApi, { baseUrl }).pipe(Effect.provide(FetchHttpClient.layer))
@@ -43,14 +48,21 @@ export const makeApi = (baseUrl: string): Api => {
       ),
     login: (email, password) =>
       run(
-        Effect.flatMap(auth, (client) => client.accounts.login({ payload: { email, password } })).pipe(
-          Effect.map((session) => ({ email, token: session.token, refreshToken: session.refreshToken })),
+        Effect.flatMap(auth, (client) =>
+          client.accounts.login({ payload: { email, password }, headers: browser }),
+        ).pipe(Effect.map((session) => ({ email, token: session.token }))),
+      ),
+    refresh: () =>
+      run(
+        Effect.flatMap(auth, (client) => client.accounts.refresh({ payload: {}, headers: browser })).pipe(
+          // A reload waits for this before drawing anything: never for long.
+          Effect.timeout("5 seconds"),
         ),
       ),
-    refresh: (refreshToken) =>
-      run(Effect.flatMap(auth, (client) => client.accounts.refresh({ payload: { refreshToken } }))),
-    logout: (refreshToken) =>
-      run(Effect.flatMap(auth, (client) => client.accounts.logout({ payload: { refreshToken } })).pipe(Effect.asVoid)),
+    logout: () =>
+      run(
+        Effect.flatMap(auth, (client) => client.accounts.logout({ payload: {}, headers: browser })).pipe(Effect.asVoid),
+      ),
     resilience: (accessToken) => run(Effect.flatMap(gateway(accessToken), (client) => client.resilience.snapshot())),
   }
 }
