@@ -343,6 +343,27 @@ describe("Kubernetes", () => {
     assert.strictEqual(traefik?.spec.ports[0].nodePort, 30081)
   })
 
+  it("Traefik's permissions stop at the platform's namespace: no cluster-wide Secrets", () => {
+    const objects = overlays.local
+    const clusterWide = objects.filter((object) => object.kind === "ClusterRole") as unknown as Array<{
+      rules: Array<{ resources: Array<string> }>
+    }>
+    // Prometheus's pod discovery is the one cluster-wide role: pods, read-only.
+    assert.deepStrictEqual(
+      clusterWide.flatMap((role) => role.rules.flatMap((rule) => rule.resources)),
+      ["pods"],
+    )
+    const role = objects.find((object) => object.kind === "Role" && object.metadata.name === "traefik") as unknown as {
+      metadata: { namespace?: string }
+      rules: Array<{ resources: Array<string> }>
+    }
+    assert.strictEqual(role.metadata.namespace, "effect-platform")
+    assert.notInclude(
+      role.rules.flatMap((rule) => rule.resources),
+      "nodes",
+    )
+  })
+
   it("every service's pods ask to be scraped on their port; the local overlay brings the watchers", () => {
     for (const [overlay, objects] of Object.entries(overlays)) {
       for (const spec of apps) {
