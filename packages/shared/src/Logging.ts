@@ -1,5 +1,9 @@
 import { Cause, Effect, Layer, Logger, References } from "effect"
 import { ServiceConfig } from "./ServiceConfig.ts"
+import * as Workers from "./Workers.ts"
+
+/** In a worker of a service run with `WORKERS`, which one (every line says it). */
+const worker = Workers.identity?.index
 
 const writeStdout = (line: string) => {
   process.stdout.write(line)
@@ -18,6 +22,7 @@ export const jsonLogger = (service: string, write: (line: string) => void = writ
       service,
       message: render(message),
     }
+    if (worker !== undefined) entry.worker = worker
     const span = fiber.cache.span
     if (span !== undefined) {
       entry.trace_id = span.traceId

@@ -1,3 +1,4 @@
+import cluster from "node:cluster"
 import * as net from "node:net"
 import { NodeRuntime } from "@effect/platform-node"
 import { Cause, Config, Effect, Exit, Layer, Option } from "effect"
@@ -6,6 +7,7 @@ import * as Logging from "./Logging.ts"
 import * as Metrics from "./Metrics.ts"
 import { type Defaults, describeError, ServiceConfig } from "./ServiceConfig.ts"
 import * as Telemetry from "./Telemetry.ts"
+import * as Workers from "./Workers.ts"
 
 /**
  * The first line a person needs when start-up fails: which variable, which server, which port,
@@ -43,9 +45,20 @@ const portFree = Effect.gen(function* () {
 export const run = <E>(defaults: Defaults, app: Layer.Layer<never, E, ServiceConfig | Metrics.ScrapeHooks>): void => {
   const serve = Effect.scoped(
     Effect.gen(function* () {
+      const config = yield* ServiceConfig
+      if (config.workers > 1 && cluster.isPrimary) {
+        yield* portFree
+        yield* Effect.logInfo(`starting ${config.workers} workers`)
+        const broken = yield* Workers.primary({ count: config.workers, drainTimeout: config.shutdownTimeout })
+        yield* Effect.addFinalizer(() => Effect.logInfo("shutting down: draining every worker"))
+        yield* Effect.logInfo(`ready: ${config.workers} workers on port ${config.port}`)
+        return yield* broken
+      }
       // Before the database and its migrations: a port in use is said at once, not after them.
-      yield* portFree
+      // (A worker listens on its primary's socket.)
+      if (Workers.identity === undefined) yield* portFree
       yield* Layer.build(app)
+      yield* Workers.answerScrapes(Metrics.scrape)
       // Added last, so it runs first: the line marks the start of the drain, not its end.
       yield* Effect.addFinalizer(() => Effect.logInfo("shutting down: draining in-flight work"))
       yield* Effect.logInfo("ready")

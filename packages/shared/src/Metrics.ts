@@ -2,6 +2,7 @@ import { Clock, Context, Effect, Layer, Metric, Option, type Scope } from "effec
 import { HttpRouter, HttpServerRequest, HttpServerResponse } from "effect/http"
 import { PrometheusMetrics } from "effect/observability"
 import * as ProcessMetrics from "./ProcessMetrics.ts"
+import * as Workers from "./Workers.ts"
 
 /**
  * Seconds: OpenTelemetry's advice for HTTP and RPC durations, fine enough below 100 ms for a
@@ -98,7 +99,18 @@ export const MetricsAccess = Context.Reference<(address: string) => boolean>("pl
   defaultValue: () => () => true,
 })
 
-/** `GET /metrics`: every metric of the service, and the process's, in Prometheus' text format. */
+/** This process's metrics in Prometheus' text format, brought up to date first. */
+export const scrape: Effect.Effect<string> = Effect.gen(function* () {
+  const hooks = yield* Effect.serviceOption(ScrapeHooks)
+  if (hooks._tag === "Some") yield* hooks.value.run
+  yield* ProcessMetrics.refresh
+  return yield* PrometheusMetrics.format()
+})
+
+/**
+ * `GET /metrics`: every metric of the service, and the process's, in Prometheus' text format;
+ * with `WORKERS`, every worker's, labelled `worker`.
+ */
 export const routes = HttpRouter.add(
   "GET",
   "/metrics",
@@ -108,10 +120,7 @@ export const routes = HttpRouter.add(
     if (!allowed(Option.getOrElse(request.remoteAddress, () => ""))) {
       return HttpServerResponse.text("404 page not found", { status: 404 })
     }
-    const hooks = yield* Effect.serviceOption(ScrapeHooks)
-    if (hooks._tag === "Some") yield* hooks.value.run
-    yield* ProcessMetrics.refresh
-    const body = yield* PrometheusMetrics.format()
+    const body = yield* Workers.gather(scrape)
     return HttpServerResponse.text(body, { contentType: CONTENT_TYPE })
   }),
 )

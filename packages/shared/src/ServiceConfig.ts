@@ -1,3 +1,4 @@
+import * as os from "node:os"
 import { Config, ConfigProvider, Context, Duration, Effect, Layer, type LogLevel, Option, Redacted } from "effect"
 import { isCidr } from "./ClientAddress.ts"
 
@@ -17,6 +18,8 @@ export interface Settings {
   readonly logLevel: LogLevel.LogLevel
   /** How long in-flight requests may run after SIGTERM before they are cut. */
   readonly shutdownTimeout: Duration.Duration
+  /** Processes serving the port (`WORKERS`: a number, or `auto` for one per core); 1 by default. */
+  readonly workers: number
   readonly databasePoolSize: number
   /** How long one connection to the database may take to open before it counts as unreachable. */
   readonly databaseConnectTimeout: Duration.Duration
@@ -224,6 +227,23 @@ const logLevel = optionalString("LOG_LEVEL").pipe(
   ),
 )
 
+/** `WORKERS`: `auto` is one per core Node may use (`os.availableParallelism()`). */
+export const workers = optionalString("WORKERS").pipe(
+  Config.flatMap(
+    Option.match({
+      onNone: () => Config.succeed(1),
+      onSome: (raw) => {
+        const value = raw.trim().toLowerCase()
+        if (value === "auto") return Config.succeed(os.availableParallelism())
+        const count = Number(value)
+        return /^\d+$/.test(value) && count >= 1 && count <= 256
+          ? Config.succeed(count)
+          : invalid("WORKERS", `expected auto or a number of processes from 1 to 256, got ${JSON.stringify(raw)}`)
+      },
+    }),
+  ),
+)
+
 export const settings = (defaults: Defaults): Config.Config<Settings> =>
   Config.all({
     serviceName: optionalString("OTEL_SERVICE_NAME").pipe(Config.map(Option.getOrElse(() => defaults.name))),
@@ -232,6 +252,7 @@ export const settings = (defaults: Defaults): Config.Config<Settings> =>
     databaseUrl,
     logLevel,
     shutdownTimeout: positiveInt("SHUTDOWN_TIMEOUT_MS", 10_000).pipe(Config.map(Duration.millis)),
+    workers,
     databasePoolSize: positiveInt("DATABASE_POOL_SIZE", 10),
     databaseConnectTimeout: positiveInt("DATABASE_CONNECT_TIMEOUT_MS", 5_000).pipe(Config.map(Duration.millis)),
     databaseWriteTimeout: positiveInt("DATABASE_WRITE_TIMEOUT_MS", 1_000).pipe(Config.map(Duration.millis)),

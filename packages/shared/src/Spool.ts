@@ -1,6 +1,7 @@
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { Effect, Metric, Schema, type Scope } from "effect"
+import * as Workers from "./Workers.ts"
 
 /**
  * A crash-safe local spool for rows on their way to the database: every row is appended to a
@@ -114,17 +115,23 @@ export const make = <S extends Schema.Codec<unknown, unknown>>(
     const gauge = Metric.withAttributes(bytesOnDisk, label)
     yield* Effect.forEach([spooled, replayed, refused], (counter) => Metric.update(counter, 0), { discard: true })
 
-    fs.mkdirSync(options.directory, { recursive: true })
+    // With WORKERS, each worker has a folder of its own (see `Workers.spoolDirectories`).
+    const { own, adopted } = Workers.spoolDirectories(options.directory)
+    fs.mkdirSync(own, { recursive: true })
     const mine = (file: string) => file.startsWith(`${options.name}-`) && file.endsWith(".jsonl")
     // Whatever is here was left by an earlier process: all of it is to be replayed.
-    const segments: Array<Segment> = fs
-      .readdirSync(options.directory)
-      .filter(mine)
-      .sort()
-      .map((file) => {
-        const full = path.join(options.directory, file)
-        return { file: full, fd: undefined, bytes: fs.statSync(full).size, pending: 0, sealed: true, orphaned: true }
-      })
+    const segments: Array<Segment> = [own, ...adopted].flatMap((directory) =>
+      (fs.existsSync(directory) ? fs.readdirSync(directory) : [])
+        .filter(mine)
+        .sort()
+        .flatMap((file) => {
+          const full = path.join(directory, file)
+          const stat = fs.statSync(full)
+          return stat.isFile()
+            ? [{ file: full, fd: undefined, bytes: stat.size, pending: 0, sealed: true, orphaned: true }]
+            : []
+        }),
+    )
     const left = segments.reduce((sum, segment) => sum + segment.bytes, 0)
     if (segments.length > 0) {
       yield* Effect.logInfo(`${options.name} spool: ${segments.length} file(s) (${left} bytes) from before, to replay`)
@@ -150,7 +157,7 @@ export const make = <S extends Schema.Codec<unknown, unknown>>(
       if (segment.pending === 0 && !segment.orphaned) remove(segment)
     }
     const open = (): Segment => {
-      const file = path.join(options.directory, `${options.name}-${Date.now()}-${process.pid}-${sequence++}.jsonl`)
+      const file = path.join(own, `${options.name}-${Date.now()}-${process.pid}-${sequence++}.jsonl`)
       const segment: Segment = {
         file,
         fd: fs.openSync(file, "a"),

@@ -5,6 +5,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, Schema, Scope } from "effect"
 import fc from "fast-check"
 import * as Spool from "../src/Spool.ts"
+import * as Workers from "../src/Workers.ts"
 
 const Row = Schema.Struct({ id: Schema.String, n: Schema.Int })
 type Row = typeof Row.Type
@@ -58,6 +59,20 @@ describe("Spool", () => {
       assert.strictEqual(yield* second.spool.orphans, 0)
       yield* second.close
       assert.deepStrictEqual(files(directory), [], "replayed segments are deleted")
+    }),
+  )
+
+  it.effect("rows a worker left (WORKERS > 1 before) are replayed by a process of its own", () =>
+    Effect.gen(function* () {
+      const directory = folder()
+      fs.mkdirSync(path.join(directory, "worker-2"))
+      fs.writeFileSync(path.join(directory, "worker-2", "rows-1-1-0.jsonl"), `${JSON.stringify(row(7))}\n`)
+      const { spool, close } = yield* open(directory)
+      const written: Array<Row> = []
+      yield* spool.replay((rows) => Effect.sync(() => void written.push(...rows)), 10)
+      assert.deepStrictEqual(written, [row(7)])
+      yield* close
+      assert.deepStrictEqual(files(path.join(directory, "worker-2")), [])
     }),
   )
 
@@ -132,4 +147,22 @@ describe("Spool", () => {
       ),
     ),
   )
+})
+
+describe("Workers.spoolDirectories", () => {
+  it("a worker spools in its own folder; worker 1 or a lone process replays what no running process writes", () => {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), "spool-dirs-"))
+    for (const folder of ["worker-1", "worker-2", "worker-3", "not-a-worker"]) fs.mkdirSync(path.join(root, folder))
+    const at = (name: string) => path.join(root, name)
+    assert.deepStrictEqual(Workers.spoolDirectories(root, undefined), {
+      own: root,
+      adopted: [at("worker-1"), at("worker-2"), at("worker-3")],
+    })
+    assert.deepStrictEqual(Workers.spoolDirectories(root, { index: 1, count: 2 }), {
+      own: at("worker-1"),
+      adopted: [root, at("worker-3")],
+    })
+    assert.deepStrictEqual(Workers.spoolDirectories(root, { index: 2, count: 2 }), { own: at("worker-2"), adopted: [] })
+    fs.rmSync(root, { recursive: true, force: true })
+  })
 })
