@@ -87,7 +87,24 @@ export const serve = async (
   await ready.catch((error: Error) => {
     throw new Error(`${name} did not start: ${error.message}`)
   })
+  const workers = Number(options.env?.WORKERS ?? 1)
+  if (workers > 1) await allWorkers(server.url, workers, running)
   return server
+}
+
+/** The port answers once the first worker listens: wait until every worker's series are in `/metrics`. */
+const allWorkers = async (url: string, workers: number, running: Running) => {
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const text = await fetch(`${url}/metrics`).then(
+      (response) => response.text(),
+      () => "",
+    )
+    const seen = Array.from({ length: workers }, (_, i) => text.includes(`worker="${i + 1}"`))
+    if (seen.every(Boolean)) return
+    if (running.child.exitCode !== null) break
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+  throw new Error(`${url}: not every one of its ${workers} workers answered\n${running.stderr()}`)
 }
 
 export const service = (name: string) => `${root}packages/${name}/src/main.ts`

@@ -26,6 +26,7 @@ import * as hdr from "hdr-histogram-js"
 import * as Load from "./Load.ts"
 import * as Profile from "./Profile.ts"
 import * as Servers from "./Servers.ts"
+import * as Wrk from "./Wrk.ts"
 
 const args = process.argv.slice(2)
 const flag = (name: string) => args.includes(name)
@@ -243,6 +244,23 @@ const main = async () => {
       GATEWAY_BREAKER_TIMEOUT_MS: String(60 * 60 * 1000),
     }),
   ])
+  // The same services on two workers each (WORKERS=2): how far a second core carries them.
+  const langTwo = await platform("lang-2w", "lang", { DATABASE_URL: await Servers.database("lang_2w"), WORKERS: "2" })
+  const [langAlone, langAloneTwo] = await Promise.all([
+    platform("lang-nodb", "lang", {}),
+    platform("lang-nodb-2w", "lang", { WORKERS: "2" }),
+  ])
+  const callerTwo = await platform("caller-2w", "caller", {
+    DATABASE_URL: await Servers.database("caller_2w"),
+    CALLER_ALLOW_PRIVATE_NETWORKS: "true",
+    WORKERS: "2",
+  })
+  const greeterTwo = await platform("greeter-2w", "greeter", {
+    DATABASE_URL: await Servers.database("greeter_2w"),
+    CALLER_BASE_URL: callerTwo.url,
+    EXTERNAL_API_URL: stub.url,
+    WORKERS: "2",
+  })
   const edge = await platform(
     "edge",
     "edge",
@@ -403,6 +421,44 @@ const main = async () => {
       baseline: "Effect HttpApi handler",
       run: () => http1(json(`${lang.url}/invoke`, greet)),
     },
+    // WORKERS: 1 and 2 processes under wrk (one C thread), which a second worker cannot outrun.
+    ...(Wrk.available()
+      ? ([
+          {
+            name: "lang POST /invoke, no database, 1 worker (wrk)",
+            kind: "platform",
+            run: () => Wrk.http1(json(`${langAlone.url}/invoke`, greet), shape),
+          },
+          {
+            name: "lang POST /invoke, no database, 2 workers (wrk)",
+            kind: "platform",
+            baseline: "lang POST /invoke, no database, 1 worker (wrk)",
+            run: () => Wrk.http1(json(`${langAloneTwo.url}/invoke`, greet), shape),
+          },
+          {
+            name: "lang POST /invoke, 1 worker (wrk)",
+            kind: "platform",
+            run: () => Wrk.http1(json(`${lang.url}/invoke`, greet), shape),
+          },
+          {
+            name: "lang POST /invoke, 2 workers (wrk)",
+            kind: "platform",
+            baseline: "lang POST /invoke, 1 worker (wrk)",
+            run: () => Wrk.http1(json(`${langTwo.url}/invoke`, greet), shape),
+          },
+          {
+            name: "Greet, Connect JSON, 1 worker each (wrk)",
+            kind: "platform",
+            run: () => Wrk.http1(json(`${greeter.url}${GREET}`, greet), shape),
+          },
+          {
+            name: "Greet, Connect JSON, greeter and caller on 2 workers each (wrk)",
+            kind: "platform",
+            baseline: "Greet, Connect JSON, 1 worker each (wrk)",
+            run: () => Wrk.http1(json(`${greeterTwo.url}${GREET}`, greet), shape),
+          },
+        ] satisfies ReadonlyArray<Scenario>)
+      : []),
     {
       name: "auth GET /verify",
       kind: "platform",
@@ -566,6 +622,24 @@ const print = (
     "lang POST /invoke (with its INSERT)",
     (figures) => `lang: ${Math.round(figures.rps).toLocaleString("en")} req/s (target ≥ 6,000)`,
   )
+  const scaling = (one: string, two: string, what: string) => {
+    const [a, b] = [results.get(one), results.get(two)]
+    if (a !== undefined && b !== undefined) {
+      lines.push(`- ${what}: 2 workers ×${(b.rps / a.rps).toFixed(2)} the req/s of 1 (target ≥ 1.6)`)
+    }
+  }
+  scaling(
+    "lang POST /invoke, no database, 1 worker (wrk)",
+    "lang POST /invoke, no database, 2 workers (wrk)",
+    "lang, no database",
+  )
+  scaling("lang POST /invoke, 1 worker (wrk)", "lang POST /invoke, 2 workers (wrk)", "lang with its INSERT")
+  scaling(
+    "Greet, Connect JSON, 1 worker each (wrk)",
+    "Greet, Connect JSON, greeter and caller on 2 workers each (wrk)",
+    "the Greet chain",
+  )
+  if (!Wrk.available()) lines.push("- WORKERS scaling: not measured, wrk is not installed (apt-get install wrk)")
   process.stdout.write(`${lines.join("\n")}\n`)
 }
 
