@@ -33,6 +33,8 @@ export interface Settings {
   readonly targets: ReadonlyArray<Target>
   readonly sampler: Sampler
   readonly metricExportInterval: number
+  /** `OTEL_BSP_SCHEDULE_DELAY`: how long finished spans wait to be sent together (ms; 5000). */
+  readonly spanScheduleDelay: number
 }
 
 const PROTOCOLS: ReadonlyArray<Protocol> = ["grpc", "http/protobuf", "http/json"]
@@ -176,4 +178,5 @@ export const settings: Config.Config<Settings> = Config.all({
   ),
   sampler,
   metricExportInterval: positiveInt("OTEL_METRIC_EXPORT_INTERVAL", 60_000),
+  spanScheduleDelay: positiveInt("OTEL_BSP_SCHEDULE_DELAY", 5_000),
 })

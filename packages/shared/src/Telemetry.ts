@@ -138,7 +138,10 @@ export const layer = Layer.unwrap(
     // The reporter is made first and ends last: it hears how the exporters' final flush went.
     return NodeSdk.layer(() => ({
       resource: { serviceName: config.serviceName },
-      spanProcessor: traces === undefined ? undefined : new BatchSpanProcessor(traces as never),
+      spanProcessor:
+        traces === undefined
+          ? undefined
+          : new BatchSpanProcessor(traces as never, { scheduledDelayMillis: otlp.spanScheduleDelay }),
       tracerConfig: { sampler: toSampler(otlp.sampler) },
       metricReader:
         metrics === undefined
