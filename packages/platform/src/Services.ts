@@ -23,6 +23,8 @@ export interface Spec {
   readonly database?: string
   /** The path that answers 200 once it is ready. */
   readonly health: string
+  /** The services it calls (the console's services map draws these arrows). */
+  readonly calls?: ReadonlyArray<Name>
   /** The service's own variables, given where the others are. */
   readonly env: (at: (name: Name) => string, external: string) => Record<string, string>
 }
@@ -65,6 +67,7 @@ const builtIn: ReadonlyArray<Spec> = [
     port: 8081,
     telemetryName: "caller-service",
     database: "caller_db",
+    calls: ["external API"],
     health: "/healthz",
     // Its own stand-in for the external API is on this machine: loopback must be reachable. Its
     // call logs survive a crash in the repository's `.data/spool/caller-logs` (replayed at the next start).
@@ -79,6 +82,7 @@ const builtIn: ReadonlyArray<Spec> = [
     port: 8080,
     telemetryName: "greeter-service",
     database: "greeter_db",
+    calls: ["caller"],
     health: "/healthz",
     env: (at, external) => ({ CALLER_BASE_URL: at("caller"), EXTERNAL_API_URL: external }),
   },
@@ -88,6 +92,7 @@ const builtIn: ReadonlyArray<Spec> = [
     port: 8082,
     telemetryName: "gateway-service",
     database: "gateway_db",
+    calls: ["lang"],
     health: "/healthz",
     env: (at) => ({ CUSTOM_LANG_BASE_URL: at("lang") }),
   },
@@ -97,6 +102,7 @@ const builtIn: ReadonlyArray<Spec> = [
     port: 30081,
     telemetryName: "edge",
     health: "/ping",
+    calls: ["auth", "greeter", "gateway", ...teamServices.map((service) => service.name)],
     env: (at) => ({
       EDGE_GREETER_URL: at("greeter"),
       EDGE_GATEWAY_URL: at("gateway"),
@@ -118,6 +124,9 @@ export const WEB_PORT = 8080
 
 /** The local stand-in for greeter's external API (a fresh machine may have no internet). */
 export const EXTERNAL_STUB_PORT = 8099
+
+/** The development dashboard (services map, OTLP receiver, traces): the console reaches it through the edge. */
+export const DASHBOARD_PORT = 30082
 
 /** The embedded PostgreSQL: never 5432, so it cannot collide with a server the user runs. */
 export const EMBEDDED_POSTGRES_PORT = 5433

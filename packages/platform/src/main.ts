@@ -12,12 +12,13 @@ import { fileURLToPath } from "node:url"
 import { NodeRuntime } from "@effect/platform-node"
 import * as EmbeddedPostgres from "@platform/embedded-postgres"
 import * as Database from "@platform/shared/Database"
-import { Cause, Deferred, Duration, Effect, Exit, Logger, Option } from "effect"
+import { Cause, Deferred, Duration, Effect, Exit, Layer, Logger, Option } from "effect"
 import * as Banner from "./Banner.ts"
+import * as Dashboard from "./dashboard/Dashboard.ts"
 import * as ExternalStub from "./ExternalStub.ts"
 import { printer } from "./LogPrinter.ts"
 import * as Ports from "./Ports.ts"
-import { EMBEDDED_POSTGRES_PORT, EXTERNAL_STUB_PORT, type Name, services } from "./Services.ts"
+import { DASHBOARD_PORT, EMBEDDED_POSTGRES_PORT, EXTERNAL_STUB_PORT, type Name, services } from "./Services.ts"
 import * as Supervisor from "./Supervisor.ts"
 import * as WebConsole from "./WebConsole.ts"
 
@@ -87,6 +88,7 @@ const program = Effect.gen(function* () {
   const offset = yield* Ports.offsetFrom(process.env.PLATFORM_PORT_OFFSET, [
     ["the external API stand-in", EXTERNAL_STUB_PORT],
     ["the embedded PostgreSQL", EMBEDDED_POSTGRES_PORT],
+    ["the dashboard", DASHBOARD_PORT],
   ])
   const portOf = (name: Name) => (services.find((spec) => spec.name === name)?.port ?? 0) + offset
   const at = (name: Name) => `http://127.0.0.1:${portOf(name)}`
@@ -95,6 +97,8 @@ const program = Effect.gen(function* () {
   const external = process.env.EXTERNAL_API_URL?.trim()
   yield* Effect.forEach(services, (spec) => Supervisor.checkPort(spec.name, portOf(spec.name)))
   if (!external) yield* Supervisor.checkPort("external API stand-in", EXTERNAL_STUB_PORT + offset)
+  const dashboardPort = DASHBOARD_PORT + offset
+  yield* Supervisor.checkPort("the dashboard", dashboardPort)
 
   yield* WebConsole.ensureBuilt(root)
   const server = yield* databaseServer(offset)
@@ -108,6 +112,32 @@ const program = Effect.gen(function* () {
       Effect.promise(() => ExternalStub.start(EXTERNAL_STUB_PORT + offset)),
       (stub) => Effect.promise(stub.close),
     )).url
+
+  // The console's services map and traces. Every service sends its traces here, unless the
+  // user pointed them at a collector of their own.
+  yield* Layer.build(
+    Dashboard.layer({
+      port: dashboardPort,
+      targets: services.map((spec) => ({
+        name: spec.name,
+        port: portOf(spec.name),
+        health: spec.health,
+        database: spec.database,
+        calls: spec.calls ?? [],
+      })),
+    }),
+  )
+  const ownCollector = ["OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"].some((name) =>
+    Boolean(process.env[name]?.trim()),
+  )
+  const tracing: Record<string, string> = ownCollector
+    ? {}
+    : {
+        OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: `http://127.0.0.1:${dashboardPort}/v1/traces`,
+        OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: "http/json",
+        // A request's trace in the console within a second, not the SDK's 5 s.
+        OTEL_BSP_SCHEDULE_DELAY: "500",
+      }
 
   const banner = Banner.make({ mode, portOf, database: server.description, external: externalUrl })
   const printers = new Map<string, (line: string) => void>(
@@ -144,7 +174,10 @@ const program = Effect.gen(function* () {
         ...(spec.database === undefined ? {} : { DATABASE_URL: Database.withDatabase(server.url, spec.database).href }),
         // Rows held through a database outage survive a crash here (replayed at the next start).
         ...(spec.database === undefined ? {} : { SPOOL_DIR: path.join(root, ".data", "spool", spec.name) }),
-        ...(spec.name === "edge" ? { EDGE_WEB_DIR: WebConsole.distDir(root) } : {}),
+        ...(spec.name === "edge"
+          ? { EDGE_WEB_DIR: WebConsole.distDir(root), EDGE_DASHBOARD_URL: `http://127.0.0.1:${dashboardPort}` }
+          : {}),
+        ...tracing,
         ...spec.env(at, externalUrl),
       },
     }),
