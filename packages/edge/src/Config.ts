@@ -10,6 +10,8 @@ export interface Settings {
     readonly gateway: string
     readonly auth: string
     readonly web: Option.Option<string>
+    /** `EDGE_DASHBOARD_URL`: the dev runner's dashboard, routed at `/platform/` (none in deployments). */
+    readonly dashboard: Option.Option<string>
   }
   /** Where each team service is (`EDGE_<NAME>_URL`, its port on localhost by default). */
   readonly teamUpstreams: Readonly<Record<string, string>>
@@ -37,6 +39,7 @@ export const config: Config.Config<Settings> = Config.all({
     gateway: httpUrl("EDGE_GATEWAY_URL", "http://localhost:8082"),
     auth: httpUrl("EDGE_AUTH_URL", "http://localhost:8090"),
     web: optionalString("EDGE_WEB_URL").pipe(Config.map(Option.map((value) => value.replace(/\/+$/, "")))),
+    dashboard: optionalString("EDGE_DASHBOARD_URL").pipe(Config.map(Option.map((value) => value.replace(/\/+$/, "")))),
   }),
   teamUpstreams: Config.all(
     Object.fromEntries(

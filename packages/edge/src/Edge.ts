@@ -2,7 +2,7 @@ import type * as http from "node:http"
 import { trustedProxies } from "@platform/shared/ClientAddress"
 import * as HttpTelemetry from "@platform/shared/HttpTelemetry"
 import { ServiceConfig } from "@platform/shared/ServiceConfig"
-import { Context, Effect, Layer } from "effect"
+import { Context, Effect, Layer, Option } from "effect"
 import { EdgeConfig } from "./Config.ts"
 import { type Exchange, type Handler, type Middleware, plainText, respond, UpstreamUnreachable } from "./Exchange.ts"
 import * as Forwarding from "./Forwarding.ts"
@@ -11,7 +11,7 @@ import { forwardAuth, TRUSTED } from "./middleware/ForwardAuth.ts"
 import { rateLimit } from "./middleware/RateLimit.ts"
 import { retry } from "./middleware/Retry.ts"
 import { atMost, forward, isBodyTooLarge, type NodeRequest, type NodeResponse, requestHeaders } from "./Proxy.ts"
-import { type MiddlewareName, type Route, routes, settings } from "./Routes.ts"
+import { type MiddlewareName, type Route, servedRoutes, settings } from "./Routes.ts"
 import * as Upstreams from "./Upstreams.ts"
 
 /**
@@ -87,7 +87,10 @@ export class Edge extends Context.Service<
       }
 
       const chains = new Map<Route, Handler>(
-        routes.map((route) => [route, route.middlewares.reduceRight((next, name) => middlewares[name](next), proxy)]),
+        servedRoutes(Option.isSome(config.upstreams.dashboard)).map((route) => [
+          route,
+          route.middlewares.reduceRight((next, name) => middlewares[name](next), proxy),
+        ]),
       )
 
       const handle = (request: NodeRequest, response: NodeResponse, route: Route) =>

@@ -57,6 +57,22 @@ export const routes: ReadonlyArray<Route> = [
   { name: "web", prefix: "/", upstream: "web", h2c: false, middlewares: [] },
 ]
 
+/**
+ * Not a route of the deployments: `./platform start` points the dev edge at its dashboard
+ * (`EDGE_DASHBOARD_URL`), whose services map and traces the console shows to a signed-in user.
+ */
+export const dashboardRoute: Route = {
+  name: "dashboard",
+  prefix: "/platform/",
+  upstream: "dashboard",
+  h2c: false,
+  middlewares: ["auth", "rate-limit"],
+}
+
+/** The routes this edge serves: the table, and the dashboard's when it has one. */
+export const servedRoutes = (withDashboard: boolean): ReadonlyArray<Route> =>
+  withDashboard ? [...routes, dashboardRoute] : routes
+
 /** The contract's middleware settings. */
 export const settings = {
   cors: {
@@ -87,9 +103,9 @@ export const settings = {
 } as const
 
 /** The route Traefik would pick: the longest matching prefix. */
-export const match = (path: string): Route | undefined => {
+export const match = (path: string, table: ReadonlyArray<Route> = routes): Route | undefined => {
   let best: Route | undefined
-  for (const route of routes) {
+  for (const route of table) {
     if (path.startsWith(route.prefix) && (best === undefined || route.prefix.length > best.prefix.length)) best = route
   }
   return best

@@ -1,7 +1,7 @@
 import { Effect, Option } from "effect"
 import { Client, type Dispatcher, Pool } from "undici"
 import { EdgeConfig } from "./Config.ts"
-import { routes, type Upstream } from "./Routes.ts"
+import { servedRoutes, type Upstream } from "./Routes.ts"
 
 export interface Target {
   readonly origin: string
@@ -20,10 +20,11 @@ export const make = Effect.gen(function* () {
     gateway: Option.some(config.upstreams.gateway),
     auth: Option.some(config.upstreams.auth),
     web: config.upstreams.web,
+    dashboard: config.upstreams.dashboard,
     ...Object.fromEntries(Object.entries(config.teamUpstreams).map(([name, url]) => [name, Option.some(url)])),
   }
   const targets = new Map<Upstream, Target>()
-  for (const route of routes) {
+  for (const route of servedRoutes(Option.isSome(config.upstreams.dashboard))) {
     const origin = origins[route.upstream] ?? Option.none()
     if (Option.isNone(origin) || targets.has(route.upstream)) continue
     const dispatcher = route.h2c

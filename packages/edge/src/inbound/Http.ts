@@ -6,7 +6,7 @@ import { HttpRouter, HttpServerRequest, HttpServerResponse, HttpStaticServer } f
 import { EdgeConfig } from "../Config.ts"
 import { Edge } from "../Edge.ts"
 import type { NodeRequest, NodeResponse } from "../Proxy.ts"
-import { match, type Route } from "../Routes.ts"
+import { match, type Route, servedRoutes } from "../Routes.ts"
 
 /** What `/` shows when no web console is configured: where the APIs are. */
 const placeholder = `<!doctype html>
@@ -33,6 +33,7 @@ export const EdgeRoutes = Layer.mergeAll(
         ? Option.some(yield* HttpStaticServer.make({ root: config.webDir.value, spa: true }))
         : Option.none()
       const noConsole = Option.isNone(site) && Option.isNone(config.upstreams.web)
+      const table = servedRoutes(Option.isSome(config.upstreams.dashboard))
       const dispatch = (request: HttpServerRequest.HttpServerRequest, route: Route) =>
         Effect.gen(function* () {
           if (route.upstream === "web") {
@@ -54,10 +55,10 @@ export const EdgeRoutes = Layer.mergeAll(
           const request = yield* HttpServerRequest.HttpServerRequest
           // The one place the route is matched: everything after works on this route.
           // `//x` or `*` must not be read as a URL of their own: the path is whatever follows the host.
-          const route = match(URL.parse(`http://edge/${request.url.replace(/^\/+/, "")}`)?.pathname ?? "/")
+          const route = match(URL.parse(`http://edge/${request.url.replace(/^\/+/, "")}`)?.pathname ?? "/", table)
           if (route === undefined) return HttpServerResponse.text("404 page not found", { status: 404 })
           // Counted and traced by the routing table's route, as Traefik does by router.
-          const template = route.prefix === "/" ? "/*" : `${route.prefix}/*`
+          const template = route.prefix.endsWith("/") ? `${route.prefix}*` : `${route.prefix}/*`
           yield* HttpTelemetry.setRoute(template)
           return yield* dispatch(request, route).pipe(
             HttpTelemetry.withServerSpan(`${HttpTelemetry.knownMethod(request.method)} ${template}`, request, {
