@@ -77,7 +77,9 @@ describe("the web console", () => {
     await page.getByRole("button", { name: "Greet" }).click()
     const greeting = page.getByRole("status", { name: "greeting" })
     await greeting.waitFor()
-    expect(await greeting.textContent()).toMatch(/^Hello Ada from greeter-service!external status 200, \d+ bytes$/)
+    expect(await greeting.textContent()).toMatch(
+      /^Hello Ada from greeter-service!external status 200, \d+ bytes( trace)?$/,
+    )
     await screenshot("greet")
   })
 
@@ -132,7 +134,7 @@ describe("the web console", () => {
       expect(await outcomes.first().textContent()).toMatch(/^unavailable → unavailable: /)
     }
     await expect.poll(() => state.textContent(), { timeout: 5_000 }).toBe("open")
-    expect(await outcomes.first().textContent()).toBe("unavailable → unavailable: circuit breaker is open")
+    expect(await outcomes.first().textContent()).toBe("unavailable → unavailable: circuit breaker is open trace")
     // The countdown to half-open goes down as the panel polls.
     const countdown = page.getByTestId("breaker-countdown")
     const seconds = async () => Number((await countdown.textContent())?.match(/half-open in (\d+) s/)?.[1])
@@ -140,6 +142,49 @@ describe("the web console", () => {
     expect(first).toBeGreaterThan(0)
     await expect.poll(seconds, { timeout: 5_000 }).toBeLessThan(first)
     await screenshot("breaker-open")
+  })
+
+  it("a Greet's trace opens from its outcome, with spans of the edge, greeter and caller", async () => {
+    await page.getByRole("button", { name: "Try it" }).click()
+    await page.getByRole("textbox", { name: "Name", exact: true }).fill("Traced")
+    await page.getByRole("button", { name: "Greet" }).click()
+    const greeting = page.getByRole("status", { name: "greeting" })
+    await greeting.getByText("Hello Traced").waitFor()
+    const sent = Date.now()
+    await greeting.getByRole("button", { name: /^trace / }).click()
+    const waterfall = page.getByTestId("waterfall")
+    const services = () =>
+      waterfall
+        .getByRole("list", { name: "spans" })
+        .getByRole("listitem")
+        .evaluateAll((items) => [...new Set(items.map((item) => item.getAttribute("data-service")))])
+    await expect
+      .poll(services, { timeout: 5_000 })
+      .toEqual(expect.arrayContaining(["edge", "greeter-service", "caller-service"]))
+    expect(Date.now() - sent).toBeLessThan(5_000)
+    // The list has it too, by the same id.
+    const traceId = await waterfall.getAttribute("data-trace-id")
+    await expect
+      .poll(() => page.getByRole("list", { name: "recent requests" }).locator(`[data-trace-id="${traceId}"]`).count(), {
+        timeout: 5_000,
+      })
+      .toBe(1)
+    await screenshot("trace")
+  })
+
+  it("the services map: six services up, each with its figures, and their databases", async () => {
+    await page.getByRole("button", { name: "Services" }).click()
+    const cards = page.getByRole("list", { name: "services" }).getByRole("listitem")
+    await expect.poll(() => cards.count()).toBe(6)
+    await expect
+      .poll(() => cards.evaluateAll((items) => items.map((item) => item.getAttribute("data-health"))))
+      .toEqual(["up", "up", "up", "up", "up", "up"])
+    expect(await page.getByTestId("services-summary").textContent()).toMatch(/^All 6 services up/)
+    for (const service of ["lang", "auth", "caller", "greeter", "gateway"]) {
+      expect(await page.getByTestId(`database-${service}`).textContent()).toContain(`${service}_db`)
+    }
+    await screenshot("services")
+    await page.getByRole("button", { name: "Try it" }).click()
   })
 
   it("fits a 390 px phone and a wide screen, in light and in dark", async () => {

@@ -1,17 +1,40 @@
-import { useState } from "react"
+import { useMemo, useState } from "react"
 import { describe } from "./clients/ErrorMessage.ts"
 import { Alert } from "./components/Alert.tsx"
 import { Greet } from "./components/Greet.tsx"
 import { Invoke } from "./components/Invoke.tsx"
 import { ResiliencePanel } from "./components/ResiliencePanel.tsx"
+import { ServicesMap } from "./components/ServicesMap.tsx"
 import { SignIn } from "./components/SignIn.tsx"
+import { Traces } from "./components/Traces.tsx"
+import { type Navigation, NavigationContext, type View } from "./Navigation.tsx"
 import { usePlatform, useTokens } from "./Platform.tsx"
 
-/** The console: sign in; then greet, invoke, and watch the gateway's breaker. */
+const views: ReadonlyArray<{ readonly view: View; readonly label: string }> = [
+  { view: "try", label: "Try it" },
+  { view: "services", label: "Services" },
+  { view: "traces", label: "Traces" },
+]
+
+/** The console: sign in; then greet, invoke, watch the gateway's breaker, the services and their traces. */
 export function App() {
   const { api, session } = usePlatform()
   const tokens = useTokens()
   const [logoutError, setLogoutError] = useState<string | undefined>(undefined)
+  const [view, setView] = useState<View>("try")
+  const [selectedTrace, setSelectedTrace] = useState<string | undefined>(undefined)
+  const navigation = useMemo<Navigation>(
+    () => ({
+      view,
+      show: setView,
+      selectedTrace,
+      openTrace: (traceId) => {
+        setSelectedTrace(traceId)
+        setView("traces")
+      },
+    }),
+    [view, selectedTrace],
+  )
   const logout = async () => {
     if (tokens === undefined) return
     try {
@@ -25,7 +48,7 @@ export function App() {
     }
   }
   return (
-    <>
+    <NavigationContext.Provider value={navigation}>
       <header>
         <h1>effect-platform</h1>
         {tokens !== undefined && (
@@ -42,13 +65,31 @@ export function App() {
         {tokens === undefined ? (
           <SignIn />
         ) : (
-          <div className="grid">
-            <Greet />
-            <Invoke />
-            <ResiliencePanel />
-          </div>
+          <>
+            <nav className="views" aria-label="views">
+              {views.map((entry) => (
+                <button
+                  key={entry.view}
+                  type="button"
+                  aria-current={view === entry.view ? "page" : undefined}
+                  onClick={() => setView(entry.view)}
+                >
+                  {entry.label}
+                </button>
+              ))}
+            </nav>
+            {view === "try" && (
+              <div className="grid">
+                <Greet />
+                <Invoke />
+                <ResiliencePanel />
+              </div>
+            )}
+            {view === "services" && <ServicesMap />}
+            {view === "traces" && <Traces />}
+          </>
         )}
       </main>
-    </>
+    </NavigationContext.Provider>
   )
 }

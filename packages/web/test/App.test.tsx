@@ -35,6 +35,9 @@ const api = (overrides: Partial<Api> = {}): Api => ({
   refresh: async () => ({ token: "access-2" }),
   logout: async () => {},
   resilience: async () => snapshot("closed"),
+  services: async () => ({ services: [], refreshedAt: 0, refreshEveryMs: 2000 }),
+  traces: async () => ({ traces: [], capacity: { traces: 500, spans: 20_000 } }),
+  trace: async () => Promise.reject(new Error("no trace")),
   ...overrides,
 })
 

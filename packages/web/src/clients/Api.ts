@@ -1,4 +1,5 @@
 import { AuthApi } from "@platform/contracts/AuthApi"
+import { DashboardApi, type ServiceMap, type TraceDetail, type TraceList } from "@platform/contracts/DashboardApi"
 import { GatewayApi, type ResilienceSnapshot } from "@platform/contracts/GatewayApi"
 import { Cause, Effect, Exit } from "effect"
 import { FetchHttpClient, HttpClient, HttpClientRequest } from "effect/http"
@@ -20,6 +21,10 @@ export interface Api {
   readonly logout: () => Promise<void>
   /** The gateway's breaker and budget, through the edge (which asks auth first). */
   readonly resilience: (accessToken: string) => Promise<ResilienceSnapshot>
+  /** `./platform start`'s dashboard, through the edge: the services map and recent traces. */
+  readonly services: (accessToken: string) => Promise<ServiceMap>
+  readonly traces: (accessToken: string) => Promise<TraceList>
+  readonly trace: (accessToken: string, traceId: string) => Promise<TraceDetail>
 }
 
 /** Runs an Effect for React: its value, or a rejection with its typed failure. */
@@ -35,6 +40,12 @@ export const makeApi = (baseUrl: string): Api => {
   const auth = HttpApiClient.make(AuthApi, { baseUrl }).pipe(Effect.provide(FetchHttpClient.layer))
   const gateway = (accessToken: string) =>
     HttpApiClient.make(GatewayApi, {
+      baseUrl,
+      transformClient: HttpClient.mapRequest(HttpClientRequest.bearerToken(accessToken)),
+    }).pipe(Effect.provide(FetchHttpClient.layer))
+
+  const dashboard = (accessToken: string) =>
+    HttpApiClient.make(DashboardApi, {
       baseUrl,
       transformClient: HttpClient.mapRequest(HttpClientRequest.bearerToken(accessToken)),
     }).pipe(Effect.provide(FetchHttpClient.layer))
@@ -64,5 +75,9 @@ export const makeApi = (baseUrl: string): Api => {
         Effect.flatMap(auth, (client) => client.accounts.logout({ payload: {}, headers: browser })).pipe(Effect.asVoid),
       ),
     resilience: (accessToken) => run(Effect.flatMap(gateway(accessToken), (client) => client.resilience.snapshot())),
+    services: (accessToken) => run(Effect.flatMap(dashboard(accessToken), (client) => client.dashboard.services())),
+    traces: (accessToken) => run(Effect.flatMap(dashboard(accessToken), (client) => client.dashboard.traces())),
+    trace: (accessToken, traceId) =>
+      run(Effect.flatMap(dashboard(accessToken), (client) => client.dashboard.trace({ params: { traceId } }))),
   }
 }

@@ -1,6 +1,7 @@
 import { Code, ConnectError, type Interceptor, type Transport } from "@connectrpc/connect"
 import { createConnectTransport } from "@connectrpc/connect-web"
 import type { Session } from "../Session.ts"
+import { traceInterceptor } from "./Tracing.ts"
 
 /**
  * Sends the access token with every call; when the edge refuses it (it expired, or auth rotated
@@ -30,4 +31,4 @@ export const authInterceptor =
 
 /** Connect JSON to the edge on the page's own origin, as connect-web in a browser speaks it. */
 export const makeTransport = (baseUrl: string, session: Session): Transport =>
-  createConnectTransport({ baseUrl, interceptors: [authInterceptor(session)] })
+  createConnectTransport({ baseUrl, interceptors: [traceInterceptor, authInterceptor(session)] })

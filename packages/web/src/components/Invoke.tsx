@@ -2,6 +2,8 @@ import { useQueryClient } from "@tanstack/react-query"
 import { type FormEvent, useState } from "react"
 import { describe } from "../clients/ErrorMessage.ts"
 import { useInvokeCustom } from "../clients/Rpc.ts"
+import { latestTrace } from "../clients/Tracing.ts"
+import { TraceLink } from "./TraceLink.tsx"
 
 /** The names lang answers with a configured failure (the contract's table), and what they mean. */
 export const failureNames = [
@@ -18,6 +20,7 @@ interface Outcome {
   readonly name: string
   readonly ok: boolean
   readonly text: string
+  readonly traceId: string | undefined
 }
 
 /** gateway's InvokeCustom: any name, or one of lang's failures, to watch the breaker react. */
@@ -36,8 +39,13 @@ export function Invoke() {
       { name },
       {
         onSuccess: (response) =>
-          setOutcomes((all) => [{ id, name, ok: true, text: response.message }, ...all].slice(0, 8)),
-        onError: (error) => setOutcomes((all) => [{ id, name, ok: false, text: describe(error) }, ...all].slice(0, 8)),
+          setOutcomes((all) =>
+            [{ id, name, ok: true, text: response.message, traceId: latestTrace("InvokeCustom") }, ...all].slice(0, 8),
+          ),
+        onError: (error) =>
+          setOutcomes((all) =>
+            [{ id, name, ok: false, text: describe(error), traceId: latestTrace("InvokeCustom") }, ...all].slice(0, 8),
+          ),
         // The breaker has just moved: show it now rather than at the next poll.
         onSettled: () => void queryClient.invalidateQueries({ queryKey: ["resilience"] }),
       },
@@ -75,6 +83,7 @@ export function Invoke() {
         {outcomes.map((outcome) => (
           <li key={outcome.id} className={outcome.ok ? "ok" : "error"}>
             <code>{outcome.name || "World"}</code> → {outcome.text}
+            <TraceLink traceId={outcome.traceId} />
           </li>
         ))}
       </ol>
