@@ -141,6 +141,8 @@ describe("the web console", () => {
     const first = await seconds()
     expect(first).toBeGreaterThan(0)
     await expect.poll(seconds, { timeout: 5_000 }).toBeLessThan(first)
+    // The budget's tokens as a chart: a point per poll.
+    expect(Number(await page.getByTestId("budget-chart").getAttribute("data-points"))).toBeGreaterThan(1)
     await screenshot("breaker-open")
   })
 

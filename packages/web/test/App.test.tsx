@@ -148,6 +148,7 @@ describe("the console", () => {
       },
     })
     assert.strictEqual((await screen.findByTestId("breaker-state")).textContent, "closed")
+    assert.strictEqual(screen.getByTestId("consecutive-failures").textContent, "0 (opens at 5)")
     fireEvent.change(screen.getByRole("combobox", { name: "Name" }), { target: { value: "unavailable" } })
     fireEvent.click(screen.getByRole("button", { name: "Invoke" }))
     const outcome = await screen.findByText(/circuit breaker is open/)
@@ -155,6 +156,11 @@ describe("the console", () => {
     // The panel asks again as soon as a call settles.
     await waitFor(() => assert.strictEqual(screen.getByTestId("breaker-state").textContent, "open"))
     assert.strictEqual(screen.getByTestId("budget").textContent, "19.5 of 20 tokens, +10/s")
+    // Not "0 (opens at 5)" while it is open: gobreaker counts afresh in each state.
+    assert.strictEqual(
+      screen.getByTestId("consecutive-failures").textContent,
+      "not counted while open: calls fail fast",
+    )
   })
 
   it("the panel says why it cannot show the breaker", async () => {

@@ -2,6 +2,7 @@ import { useQuery } from "@tanstack/react-query"
 import { describe } from "../clients/ErrorMessage.ts"
 import { authorized, usePlatform } from "../Platform.tsx"
 import { Alert } from "./Alert.tsx"
+import { BudgetChart, useHistory } from "./BudgetChart.tsx"
 
 /** How often the panel asks the gateway (through the edge) for its breaker and budget. */
 export const POLL_MS = 1000
@@ -15,6 +16,9 @@ export function ResiliencePanel() {
     refetchInterval: POLL_MS,
     retry: false,
   })
+  const history = useHistory(
+    query.data === undefined ? undefined : { at: query.dataUpdatedAt, tokens: query.data.budget.tokens },
+  )
   return (
     <section className="card" aria-labelledby="resilience-title">
       <h2 id="resilience-title">gateway → lang</h2>
@@ -36,7 +40,10 @@ export function ResiliencePanel() {
           </dd>
           <dt>Consecutive failures</dt>
           <dd data-testid="consecutive-failures">
-            {query.data.breaker.counts.consecutiveFailures} (opens at {query.data.breaker.consecutiveFailuresToTrip})
+            {query.data.breaker.state === "open"
+              ? // The counts start again with each state (gobreaker's generations): none while open.
+                "not counted while open: calls fail fast"
+              : `${query.data.breaker.counts.consecutiveFailures} (opens at ${query.data.breaker.consecutiveFailuresToTrip})`}
           </dd>
           <dt>Requests in this window</dt>
           <dd>
@@ -47,6 +54,9 @@ export function ResiliencePanel() {
             {query.data.budget.mode === "ratio"
               ? `${query.data.budget.tokens.toFixed(1)} retries left (${Math.round((query.data.budget.ratio ?? 0) * 100)} % of requests + ${query.data.budget.refillPerSecond}/s over ${(query.data.budget.windowMs ?? 0) / 1000} s)`
               : `${query.data.budget.tokens.toFixed(1)} of ${query.data.budget.capacity} tokens, +${query.data.budget.refillPerSecond}/s`}
+          </dd>
+          <dd className="chart">
+            <BudgetChart history={history} capacity={query.data.budget.capacity} />
           </dd>
           {query.data.bulkhead !== undefined && (
             <>
