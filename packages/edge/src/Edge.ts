@@ -11,7 +11,7 @@ import { forwardAuth, TRUSTED } from "./middleware/ForwardAuth.ts"
 import { rateLimit } from "./middleware/RateLimit.ts"
 import { retry } from "./middleware/Retry.ts"
 import { atMost, forward, isBodyTooLarge, type NodeRequest, type NodeResponse, requestHeaders } from "./Proxy.ts"
-import { type MiddlewareName, type Route, servedRoutes, settings } from "./Routes.ts"
+import { type MiddlewareName, type Route, servedRoutes, settings, UNREACHABLE_HEADER } from "./Routes.ts"
 import * as Upstreams from "./Upstreams.ts"
 
 /**
@@ -116,7 +116,8 @@ export class Edge extends Context.Service<
             Effect.catchTag("UpstreamUnreachable", (error) =>
               Effect.andThen(
                 Effect.logWarning(`${error.upstream} did not answer: ${error.message}`),
-                respond(exchange, 502, plainText, "Bad Gateway"),
+                // Traefik's answer, and which service did not answer: a console can name it.
+                respond(exchange, 502, { ...plainText, [UNREACHABLE_HEADER]: error.upstream }, "Bad Gateway"),
               ),
             ),
           )

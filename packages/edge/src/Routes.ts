@@ -73,6 +73,9 @@ export const dashboardRoute: Route = {
 export const servedRoutes = (withDashboard: boolean): ReadonlyArray<Route> =>
   withDashboard ? [...routes, dashboardRoute] : routes
 
+/** On the edge's own 502: the upstream that gave no answer (`greeter`), for a same-origin console. */
+export const UNREACHABLE_HEADER = "x-edge-unreachable"
+
 /** The contract's middleware settings. */
 export const settings = {
   cors: {

@@ -202,6 +202,9 @@ layer(PlatformLive, { excludeTestServices: true, timeout: "60 seconds" })(
           }),
         )
         assert.strictEqual(response.status, 502)
+        assert.strictEqual(yield* Effect.promise(() => response.text()), "Bad Gateway")
+        // Which service did not answer, for the console's sentence.
+        assert.strictEqual(response.headers.get("x-edge-unreachable"), "gateway")
       }),
     )
 
