@@ -18,6 +18,13 @@ describe("ErrorMessage.describe", () => {
     assert.strictEqual(sentence(new ConnectError("", Code.DeadlineExceeded)), "deadline_exceeded")
   })
 
+  it("the edge's 502 names the service that did not answer", () => {
+    const refused = new ConnectError("HTTP 502", Code.Unavailable, new Headers({ "x-edge-unreachable": "greeter" }))
+    assert.strictEqual(sentence(refused), "greeter is not answering: the edge got no answer from it (HTTP 502)")
+    // Traefik's own 502 names nobody: the code and message, as any other.
+    assert.strictEqual(sentence(new ConnectError("HTTP 502", Code.Unavailable)), "unavailable: HTTP 502")
+  })
+
   it("auth's errors: the contract's texts", () => {
     assert.strictEqual(sentence(new InvalidCredentials()), "invalid email or password")
     assert.strictEqual(sentence(new EmailTaken()), "email already exists")

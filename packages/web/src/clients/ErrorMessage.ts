@@ -25,6 +25,8 @@ const codeNames: Record<number, string> = {
  * error's `{"error"}` text, or that the platform did not answer. Never a blank screen.
  */
 export const describe = (error: unknown): string => {
+  const unreachable = unreachableService(error)
+  if (unreachable !== undefined) return `${unreachable} is not answering: the edge got no answer from it (HTTP 502)`
   if (error instanceof ConnectError) {
     const code = codeNames[error.code] ?? String(error.code)
     return error.rawMessage === "" ? code : `${code}: ${error.rawMessage}`
@@ -39,4 +41,16 @@ export const describe = (error: unknown): string => {
   }
   if (error instanceof Error && error.message !== "") return error.message
   return "something went wrong"
+}
+
+/** The edge names the service that gave no answer on its 502 (`x-edge-unreachable`). */
+const UNREACHABLE = "x-edge-unreachable"
+
+const unreachableService = (error: unknown): string | undefined => {
+  if (error instanceof ConnectError) return error.metadata.get(UNREACHABLE) ?? undefined
+  if (typeof error !== "object" || error === null) return undefined
+  const response = (error as { readonly reason?: { readonly response?: { readonly headers?: unknown } } }).reason
+    ?.response
+  const headers = response?.headers as Record<string, string | undefined> | undefined
+  return headers?.[UNREACHABLE]
 }
