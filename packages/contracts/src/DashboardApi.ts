@@ -138,6 +138,49 @@ export const ServiceMap = Schema.Struct({
 })
 export type ServiceMap = typeof ServiceMap.Type
 
+/** A REST endpoint of a service, from its `/openapi.json` (its HttpApi contract). */
+export const ApiEndpoint = Schema.Struct({
+  service: Schema.String,
+  method: Schema.String,
+  path: Schema.String,
+  operationId: Schema.String,
+  summary: Schema.String,
+  /** A JSON body to start from (the request schema's fields), when it takes one. */
+  example: Schema.NullOr(Schema.String),
+})
+export type ApiEndpoint = typeof ApiEndpoint.Type
+
+export const ApiCatalog = Schema.Struct({ endpoints: Schema.Array(ApiEndpoint) })
+export type ApiCatalog = typeof ApiCatalog.Type
+
+/** A request the explorer asks the dashboard to send to one of the services, on loopback. */
+export const ApiCall = Schema.Struct({
+  service: Schema.String,
+  method: Schema.Literals(["GET", "POST", "PUT", "PATCH", "DELETE"]),
+  /** Path and query, starting with `/`. */
+  path: Schema.String.check(Schema.isPattern(/^\/(?![/\\])/)),
+  headers: Schema.Record(Schema.String, Schema.String),
+  body: Schema.NullOr(Schema.String),
+})
+export type ApiCall = typeof ApiCall.Type
+
+export const ApiAnswer = Schema.Struct({
+  status: Schema.Int,
+  headers: Schema.Record(Schema.String, Schema.String),
+  /** The body as text, cut at 64 KiB. */
+  body: Schema.String,
+  durationMs: Schema.Number,
+})
+export type ApiAnswer = typeof ApiAnswer.Type
+
+export class UnknownService extends Schema.TaggedError<UnknownService>()("UnknownService", {
+  error: Schema.String,
+}) {}
+
+export class ServiceUnreachable extends Schema.TaggedError<ServiceUnreachable>()("ServiceUnreachable", {
+  error: Schema.String,
+}) {}
+
 export class TraceNotFound extends Schema.TaggedError<TraceNotFound>()("TraceNotFound", {
   error: Schema.Literal("trace not found"),
 }) {}
@@ -149,12 +192,19 @@ export const trace = HttpApiEndpoint.get("trace", "/platform/traces/:traceId", {
   success: TraceDetail,
   error: TraceNotFound.pipe(HttpApiSchema.status(404)),
 })
+export const apis = HttpApiEndpoint.get("apis", "/platform/apis", { success: ApiCatalog })
+export const call = HttpApiEndpoint.post("call", "/platform/call", {
+  payload: ApiCall,
+  success: ApiAnswer,
+  error: [UnknownService.pipe(HttpApiSchema.status(404)), ServiceUnreachable.pipe(HttpApiSchema.status(502))],
+})
+
 /** OTLP/HTTP with the JSON encoding: what each service's exporter sends. */
 export const exportTraces = HttpApiEndpoint.post("exportTraces", "/v1/traces", {
   payload: ExportTraceServiceRequest,
   success: Schema.Struct({}),
 })
 
-export class DashboardGroup extends HttpApiGroup.make("dashboard").add(services, traces, trace) {}
+export class DashboardGroup extends HttpApiGroup.make("dashboard").add(services, traces, trace, apis, call) {}
 export class OtlpGroup extends HttpApiGroup.make("otlp").add(exportTraces) {}
 export class DashboardApi extends HttpApi.make("dashboard").add(DashboardGroup, OtlpGroup) {}
