@@ -3,7 +3,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { assert, describe, it } from "@effect/vitest"
-import { ServiceMap, TraceDetail, TraceList } from "@platform/contracts/DashboardApi"
+import { ApiCatalog, ServiceMap, TraceDetail, TraceList } from "@platform/contracts/DashboardApi"
 import { start } from "@platform/testkit/Processes"
 import { Schema } from "effect"
 
@@ -20,7 +20,8 @@ const json = async (url: string, body: unknown, headers: Record<string, string> 
     headers: { "content-type": "application/json", ...headers },
     body: JSON.stringify(body),
   })
-  return { status: response.status, body: (await response.json()) as Record<string, unknown> }
+  const text = await response.text()
+  return { status: response.status, body: (text === "" ? {} : JSON.parse(text)) as Record<string, unknown> }
 }
 
 const poll = async <A>(read: () => Promise<A | undefined>, timeoutMs: number, what: string): Promise<A> => {
@@ -113,6 +114,36 @@ describe("./platform start's dashboard: the services map and traces, for the con
         list.traces.every((trace) => trace.name !== "GET /*"),
         "the console's own files are not listed",
       )
+      // The API explorer: every REST endpoint from the services' OpenAPI documents, and a call
+      // to lang, which the edge does not route, on the console's behalf.
+      const catalog = Schema.decodeUnknownSync(Schema.fromJsonString(ApiCatalog))((await get("/platform/apis")).text)
+      const listed = catalog.endpoints.map((endpoint) => `${endpoint.service} ${endpoint.method} ${endpoint.path}`)
+      for (const expected of [
+        "lang POST /invoke",
+        "auth POST /auth/login",
+        "auth GET /verify",
+        "gateway GET /resilience",
+      ]) {
+        assert.include(listed, expected)
+      }
+      const call = (payload: unknown) => json(`${edge}/platform/call`, payload, bearer)
+      const invoked = await call({
+        service: "lang",
+        method: "POST",
+        path: "/invoke",
+        headers: { "content-type": "application/json" },
+        body: '{"name":"Ada"}',
+      })
+      assert.strictEqual(invoked.status, 200)
+      assert.strictEqual(invoked.body.status, 200)
+      assert.deepStrictEqual(JSON.parse(String(invoked.body.body)), { message: "Hello Ada from custom-lang-service!" })
+      const unknown = await call({ service: "postgres", method: "GET", path: "/", headers: {}, body: null })
+      assert.strictEqual(unknown.status, 404)
+      const elsewhere = await call({ service: "lang", method: "GET", path: "//example.com/", headers: {}, body: null })
+      assert.strictEqual(elsewhere.status, 400, "a path, never another host")
+      const backslash = await call({ service: "lang", method: "GET", path: "/\\example.com/", headers: {}, body: null })
+      assert.strictEqual(backslash.status, 400, "nor one a URL parser reads as a host")
+
       const missing = await get("/platform/traces/00000000000000000000000000000000")
       assert.deepStrictEqual(
         [missing.status, JSON.parse(missing.text)],

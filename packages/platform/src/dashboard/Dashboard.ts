@@ -4,6 +4,7 @@ import { DashboardApi, TraceNotFound } from "@platform/contracts/DashboardApi"
 import { Duration, Effect, Layer, Option } from "effect"
 import { HttpRouter } from "effect/http"
 import { HttpApiBuilder } from "effect/http-api"
+import { ApiExplorer } from "./ApiExplorer.ts"
 import { ServiceProbe, type Target } from "./ServiceProbe.ts"
 import { TraceStore } from "./TraceStore.ts"
 
@@ -16,6 +17,7 @@ const DashboardHttp = HttpApiBuilder.group(DashboardApi, "dashboard", (handlers)
   Effect.gen(function* () {
     const probe = yield* ServiceProbe
     const store = yield* TraceStore
+    const explorer = yield* ApiExplorer
     return handlers
       .handle("services", () => probe.current)
       .handle("traces", () =>
@@ -24,6 +26,8 @@ const DashboardHttp = HttpApiBuilder.group(DashboardApi, "dashboard", (handlers)
           capacity: { traces: store.capacity.maxTraces, spans: store.capacity.maxSpans },
         })),
       )
+      .handle("apis", () => Effect.map(explorer.endpoints, (endpoints) => ({ endpoints })))
+      .handle("call", ({ payload }) => explorer.call(payload))
       .handle("trace", ({ params }) =>
         Effect.flatMap(store.get(params.traceId), (found) =>
           Option.match(found, {
@@ -50,6 +54,10 @@ export const layer = (options: { readonly port: number; readonly targets: Readon
     disableLogger: true,
     disableListenLog: true,
   }).pipe(
-    Layer.provide([TraceStore.layer(CAPACITY), ServiceProbe.layer(options.targets, REFRESH)]),
+    Layer.provide([
+      TraceStore.layer(CAPACITY),
+      ServiceProbe.layer(options.targets, REFRESH),
+      ApiExplorer.layer(options.targets),
+    ]),
     Layer.provide(NodeHttpServer.layer(http.createServer, { port: options.port, host: "127.0.0.1" })),
   )
