@@ -189,6 +189,34 @@ describe("the web console", () => {
     await page.getByRole("button", { name: "Try it" }).click()
   })
 
+  it("the API explorer calls lang's /invoke (REST, on loopback) and greeter's Greet (Connect, through the edge)", async () => {
+    await page.getByRole("button", { name: "API" }).click()
+    const rest = page.getByRole("list", { name: "REST endpoints" })
+    await rest.getByRole("button", { name: /POST lang \/invoke/ }).click()
+    const invoke = page.getByRole("form", { name: "POST /invoke" })
+    expect(await invoke.getByLabel("Body (JSON)").inputValue()).toBe('{\n  "name": ""\n}')
+    await invoke.getByLabel("Body (JSON)").fill('{"name":"Ada"}')
+    await invoke.getByRole("button", { name: "Send" }).click()
+    await expect.poll(() => invoke.getByTestId("answer-status").textContent()).toMatch(/^200 in /)
+    expect(JSON.parse((await invoke.getByTestId("answer-body").textContent()) ?? "")).toEqual({
+      message: "Hello Ada from custom-lang-service!",
+    })
+
+    await page
+      .getByRole("list", { name: "Connect RPCs" })
+      .getByRole("button", { name: /GreeterService\/Greet/ })
+      .click()
+    const greet = page.getByRole("form", { name: "greeter.v1.GreeterService/Greet" })
+    await greet.getByLabel("Request (JSON)").fill('{"name":"Explorer"}')
+    await greet.getByRole("button", { name: "Call" }).click()
+    await expect.poll(() => greet.getByTestId("answer-status").textContent()).toMatch(/^OK in /)
+    expect(await greet.getByTestId("answer-body").textContent()).toContain(
+      '"message": "Hello Explorer from greeter-service!"',
+    )
+    await screenshot("api")
+    await page.getByRole("button", { name: "Try it" }).click()
+  })
+
   it("fits a 390 px phone and a wide screen, in light and in dark", async () => {
     const overflow = () => page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth)
     const background = () => page.evaluate(() => getComputedStyle(document.documentElement).backgroundColor)

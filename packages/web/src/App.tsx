@@ -1,6 +1,7 @@
 import { useMemo, useState } from "react"
 import { describe } from "./clients/ErrorMessage.ts"
 import { Alert } from "./components/Alert.tsx"
+import { Explorer } from "./components/Explorer.tsx"
 import { Greet } from "./components/Greet.tsx"
 import { Invoke } from "./components/Invoke.tsx"
 import { ResiliencePanel } from "./components/ResiliencePanel.tsx"
@@ -14,6 +15,7 @@ const views: ReadonlyArray<{ readonly view: View; readonly label: string }> = [
   { view: "try", label: "Try it" },
   { view: "services", label: "Services" },
   { view: "traces", label: "Traces" },
+  { view: "api", label: "API" },
 ]
 
 /** The console: sign in; then greet, invoke, watch the gateway's breaker, the services and their traces. */
@@ -87,6 +89,7 @@ export function App() {
             )}
             {view === "services" && <ServicesMap />}
             {view === "traces" && <Traces />}
+            {view === "api" && <Explorer />}
           </>
         )}
       </main>

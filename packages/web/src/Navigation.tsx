@@ -1,7 +1,7 @@
 import { createContext, useContext } from "react"
 
 /** The console's views, and the trace a link asked to open. */
-export type View = "try" | "services" | "traces"
+export type View = "try" | "services" | "traces" | "api"
 
 export interface Navigation {
   readonly view: View

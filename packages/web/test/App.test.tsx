@@ -38,6 +38,8 @@ const api = (overrides: Partial<Api> = {}): Api => ({
   services: async () => ({ services: [], refreshedAt: 0, refreshEveryMs: 2000 }),
   traces: async () => ({ traces: [], capacity: { traces: 500, spans: 20_000 } }),
   trace: async () => Promise.reject(new Error("no trace")),
+  apis: async () => ({ endpoints: [] }),
+  call: async () => Promise.reject(new Error("no call")),
   ...overrides,
 })
 

@@ -1,5 +1,13 @@
 import { AuthApi } from "@platform/contracts/AuthApi"
-import { DashboardApi, type ServiceMap, type TraceDetail, type TraceList } from "@platform/contracts/DashboardApi"
+import {
+  type ApiAnswer,
+  type ApiCall,
+  type ApiCatalog,
+  DashboardApi,
+  type ServiceMap,
+  type TraceDetail,
+  type TraceList,
+} from "@platform/contracts/DashboardApi"
 import { GatewayApi, type ResilienceSnapshot } from "@platform/contracts/GatewayApi"
 import { Cause, Effect, Exit } from "effect"
 import { FetchHttpClient, HttpClient, HttpClientRequest } from "effect/http"
@@ -25,6 +33,9 @@ export interface Api {
   readonly services: (accessToken: string) => Promise<ServiceMap>
   readonly traces: (accessToken: string) => Promise<TraceList>
   readonly trace: (accessToken: string, traceId: string) => Promise<TraceDetail>
+  /** The services' REST endpoints, and a request sent to one of them on the console's behalf. */
+  readonly apis: (accessToken: string) => Promise<ApiCatalog>
+  readonly call: (accessToken: string, request: ApiCall) => Promise<ApiAnswer>
 }
 
 /** Runs an Effect for React: its value, or a rejection with its typed failure. */
@@ -79,5 +90,8 @@ export const makeApi = (baseUrl: string): Api => {
     traces: (accessToken) => run(Effect.flatMap(dashboard(accessToken), (client) => client.dashboard.traces())),
     trace: (accessToken, traceId) =>
       run(Effect.flatMap(dashboard(accessToken), (client) => client.dashboard.trace({ params: { traceId } }))),
+    apis: (accessToken) => run(Effect.flatMap(dashboard(accessToken), (client) => client.dashboard.apis())),
+    call: (accessToken, request) =>
+      run(Effect.flatMap(dashboard(accessToken), (client) => client.dashboard.call({ payload: request }))),
   }
 }
