@@ -2,6 +2,7 @@ import { mkdirSync } from "node:fs"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { CONTENT_SECURITY_POLICY } from "@platform/contracts/Console"
+import pg from "pg"
 import { type Browser, chromium, type Page } from "playwright-core"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 
@@ -123,14 +124,41 @@ describe("the web console", () => {
     await page.unroute("**/greeter.v1.GreeterService/Greet")
   })
 
+  it("one click of unauthorized is one InvokeCustom: lang's 401 is not the edge's, nothing is resent", async () => {
+    // The platform's own database (pnpm start's embedded server), as an operator would look.
+    const database = new pg.Client({
+      connectionString: `${process.env.E2E_DATABASE_URL_BASE ?? "postgresql://postgres:postgres@127.0.0.1:5433"}/gateway_db`,
+    })
+    await database.connect()
+    try {
+      const rows = async () =>
+        Number(
+          (await database.query("SELECT count(*) AS n FROM invocations WHERE name = 'unauthorized'")).rows[0]?.n ?? -1,
+        )
+      const before = await rows()
+      await page.getByRole("combobox", { name: "Name" }).selectOption("unauthorized")
+      const outcomes = page.getByRole("list", { name: "outcomes" }).getByRole("listitem")
+      const shown = await outcomes.count()
+      await page.getByRole("button", { name: "Invoke" }).click()
+      await expect.poll(() => outcomes.count()).toBe(shown + 1)
+      expect(await outcomes.first().textContent()).toMatch(/^unauthorized → unauthenticated: /)
+      // Time for a second send to land, if the console made one.
+      await new Promise((resolve) => setTimeout(resolve, 1_000))
+      expect(await rows()).toBe(before + 1)
+    } finally {
+      await database.end()
+    }
+  })
+
   it("trips the breaker with unavailable, and the panel says open", async () => {
     const state = page.getByTestId("breaker-state")
     await state.waitFor()
     await page.getByRole("combobox", { name: "Name" }).selectOption("unavailable")
     const outcomes = page.getByRole("list", { name: "outcomes" }).getByRole("listitem")
+    const earlier = await outcomes.count()
     for (let call = 1; call <= 5; call++) {
       await page.getByRole("button", { name: "Invoke" }).click()
-      await expect.poll(() => outcomes.count()).toBe(call)
+      await expect.poll(() => outcomes.count()).toBe(Math.min(8, earlier + call))
       expect(await outcomes.first().textContent()).toMatch(/^unavailable → unavailable: /)
     }
     await expect.poll(() => state.textContent(), { timeout: 5_000 }).toBe("open")
