@@ -125,8 +125,5 @@ export const WEB_PORT = 8080
 /** The local stand-in for greeter's external API (a fresh machine may have no internet). */
 export const EXTERNAL_STUB_PORT = 8099
 
-/** The development dashboard (services map, OTLP receiver, traces): the console reaches it through the edge. */
-export const DASHBOARD_PORT = 30082
-
 /** The embedded PostgreSQL: never 5432, so it cannot collide with a server the user runs. */
 export const EMBEDDED_POSTGRES_PORT = 5433

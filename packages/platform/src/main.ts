@@ -12,13 +12,14 @@ import { fileURLToPath } from "node:url"
 import { NodeRuntime } from "@effect/platform-node"
 import * as EmbeddedPostgres from "@platform/embedded-postgres"
 import * as Database from "@platform/shared/Database"
-import { Cause, Deferred, Duration, Effect, Exit, Layer, Logger, Option } from "effect"
+import { Cause, Context, Deferred, Duration, Effect, Exit, Layer, Logger, Option } from "effect"
+import { HttpServer } from "effect/http"
 import * as Banner from "./Banner.ts"
 import * as Dashboard from "./dashboard/Dashboard.ts"
 import * as ExternalStub from "./ExternalStub.ts"
 import { printer } from "./LogPrinter.ts"
 import * as Ports from "./Ports.ts"
-import { DASHBOARD_PORT, EMBEDDED_POSTGRES_PORT, EXTERNAL_STUB_PORT, type Name, services } from "./Services.ts"
+import { EMBEDDED_POSTGRES_PORT, EXTERNAL_STUB_PORT, type Name, services } from "./Services.ts"
 import * as Supervisor from "./Supervisor.ts"
 import * as WebConsole from "./WebConsole.ts"
 
@@ -88,7 +89,6 @@ const program = Effect.gen(function* () {
   const offset = yield* Ports.offsetFrom(process.env.PLATFORM_PORT_OFFSET, [
     ["the external API stand-in", EXTERNAL_STUB_PORT],
     ["the embedded PostgreSQL", EMBEDDED_POSTGRES_PORT],
-    ["the dashboard", DASHBOARD_PORT],
   ])
   const portOf = (name: Name) => (services.find((spec) => spec.name === name)?.port ?? 0) + offset
   const at = (name: Name) => `http://127.0.0.1:${portOf(name)}`
@@ -97,8 +97,6 @@ const program = Effect.gen(function* () {
   const external = process.env.EXTERNAL_API_URL?.trim()
   yield* Effect.forEach(services, (spec) => Supervisor.checkPort(spec.name, portOf(spec.name)))
   if (!external) yield* Supervisor.checkPort("external API stand-in", EXTERNAL_STUB_PORT + offset)
-  const dashboardPort = DASHBOARD_PORT + offset
-  yield* Supervisor.checkPort("the dashboard", dashboardPort)
 
   yield* WebConsole.ensureBuilt(root)
   const server = yield* databaseServer(offset)
@@ -115,9 +113,9 @@ const program = Effect.gen(function* () {
 
   // The console's services map and traces. Every service sends its traces here, unless the
   // user pointed them at a collector of their own.
-  yield* Layer.build(
+  const dashboard = yield* Layer.build(
     Dashboard.layer({
-      port: dashboardPort,
+      port: 0,
       targets: services.map((spec) => ({
         name: spec.name,
         port: portOf(spec.name),
@@ -127,6 +125,8 @@ const program = Effect.gen(function* () {
       })),
     }),
   )
+  const address = Context.get(dashboard, HttpServer.HttpServer).address
+  const dashboardPort = address._tag === "UnixPathAddress" ? 0 : address.port
   const ownCollector = ["OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"].some((name) =>
     Boolean(process.env[name]?.trim()),
   )

@@ -36,7 +36,8 @@ const poll = async <A>(read: () => Promise<A | undefined>, timeoutMs: number, wh
 
 describe("./platform start's dashboard: the services map and traces, for the console", () => {
   it("six services up with their databases; a Greet's trace, every hop, within 5 s; only signed in", async () => {
-    const offset = 23_000
+    // Every port below the ephemeral range (32768), where no other test's free port can land.
+    const offset = 2_000
     const dataDir = mkdtempSync(join(tmpdir(), "platform-dashboard-"))
     chmodSync(dataDir, 0o755)
     const running = start(runner, {

@@ -49,6 +49,10 @@ const OtlpHttp = HttpApiBuilder.group(DashboardApi, "otlp", (handlers) =>
 export const CAPACITY = { maxTraces: 500, maxSpans: 20_000 } as const
 export const REFRESH = Duration.seconds(2)
 
+/**
+ * The dashboard on `port` of 127.0.0.1 (0: any free one, which the built `HttpServer` tells): only
+ * the runner, the services and the edge need to find it, and they are told where it is.
+ */
 export const layer = (options: { readonly port: number; readonly targets: ReadonlyArray<Target> }) =>
   HttpRouter.serve(HttpApiBuilder.layer(DashboardApi).pipe(Layer.provide([DashboardHttp, OtlpHttp])), {
     disableLogger: true,
@@ -59,5 +63,5 @@ export const layer = (options: { readonly port: number; readonly targets: Readon
       ServiceProbe.layer(options.targets, REFRESH),
       ApiExplorer.layer(options.targets),
     ]),
-    Layer.provide(NodeHttpServer.layer(http.createServer, { port: options.port, host: "127.0.0.1" })),
+    Layer.provideMerge(NodeHttpServer.layer(http.createServer, { port: options.port, host: "127.0.0.1" })),
   )
