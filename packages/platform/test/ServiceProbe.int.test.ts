@@ -1,8 +1,9 @@
 import * as http from "node:http"
 import type { AddressInfo } from "node:net"
+import { NodeHttpClient } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { freePort } from "@platform/testkit/Processes"
-import { Duration, Effect } from "effect"
+import { Duration, Effect, Layer } from "effect"
 import { ServiceProbe } from "../src/dashboard/ServiceProbe.ts"
 
 /** A service that answers `/healthz` with `status` and `body`, for the test's scope. */
@@ -39,7 +40,7 @@ describe("ServiceProbe: a service that is down is down with the reason", () => {
           ServiceProbe.layer(
             [target("sick", sick), target("gone", gone), target("healthy", healthy)],
             Duration.seconds(60),
-          ),
+          ).pipe(Layer.provide(NodeHttpClient.layerUndici)),
         ),
       )
       const by = (name: string) => map.services.find((s) => s.name === name)

@@ -6,6 +6,7 @@ import {
   UnknownService,
 } from "@platform/contracts/DashboardApi"
 import { Context, Effect, Layer, Option, Schema } from "effect"
+import { HttpClient, HttpClientRequest } from "effect/http"
 import type { Target } from "./ServiceProbe.ts"
 
 /**
@@ -81,60 +82,69 @@ export class ApiExplorer extends Context.Service<
   }
 >()("platform/ApiExplorer") {
   static readonly layer = (targets: ReadonlyArray<Target>) =>
-    Layer.succeed(
+    Layer.effect(
       ApiExplorer,
-      ApiExplorer.of({
-        endpoints: Effect.map(
-          Effect.forEach(
-            targets.filter((target) => target.name !== "edge"),
-            (target) =>
-              Effect.tryPromise(async () => {
-                const response = await fetch(`http://127.0.0.1:${target.port}/openapi.json`, {
-                  signal: AbortSignal.timeout(1500),
-                })
-                return response.ok ? endpointsOf(target.name, await response.text()) : []
-              }).pipe(Effect.orElseSucceed(() => [])),
-            { concurrency: "unbounded" },
-          ),
-          (lists) => lists.flat(),
-        ),
-        call: (request) => {
-          const target = targets.find((candidate) => candidate.name === request.service)
-          if (target === undefined) {
-            return Effect.fail(new UnknownService({ error: `no service named ${request.service}` }))
-          }
-          const headers = Object.fromEntries(
-            Object.entries(request.headers).filter(([name]) => !NOT_FORWARDED.has(name.toLowerCase())),
+      Effect.gen(function* () {
+        // Effect's HttpClient on undici, not `fetch`: the services' ports may be ones `fetch` refuses.
+        const client = yield* HttpClient.HttpClient
+        const documentOf = (target: Target) =>
+          client.get(`http://127.0.0.1:${target.port}/openapi.json`).pipe(
+            Effect.flatMap((response) =>
+              response.status === 200
+                ? Effect.map(response.text, (text) => endpointsOf(target.name, text))
+                : Effect.succeed([]),
+            ),
+            Effect.timeoutOrElse({ duration: "1500 millis", orElse: () => Effect.succeed([]) }),
+            Effect.orElseSucceed((): ReadonlyArray<ApiEndpoint> => []),
           )
-          const url = new URL(request.path, `http://127.0.0.1:${target.port}`)
-          // The path is a path: whatever it holds, the request stays on the service's port.
-          if (url.host !== `127.0.0.1:${target.port}`) {
-            return Effect.fail(new UnknownService({ error: `${request.path} is not a path of ${request.service}` }))
-          }
-          return Effect.tryPromise({
-            try: async () => {
+        return ApiExplorer.of({
+          endpoints: Effect.map(
+            Effect.forEach(
+              targets.filter((target) => target.name !== "edge"),
+              documentOf,
+              { concurrency: "unbounded" },
+            ),
+            (lists) => lists.flat(),
+          ),
+          call: (request) => {
+            const target = targets.find((candidate) => candidate.name === request.service)
+            if (target === undefined) {
+              return Effect.fail(new UnknownService({ error: `no service named ${request.service}` }))
+            }
+            const url = new URL(request.path, `http://127.0.0.1:${target.port}`)
+            // The path is a path: whatever it holds, the request stays on the service's port.
+            if (url.host !== `127.0.0.1:${target.port}`) {
+              return Effect.fail(new UnknownService({ error: `${request.path} is not a path of ${request.service}` }))
+            }
+            const headers = Object.fromEntries(
+              Object.entries(request.headers).filter(([name]) => !NOT_FORWARDED.has(name.toLowerCase())),
+            )
+            const base = HttpClientRequest.setHeaders(HttpClientRequest.make(request.method)(url), headers)
+            const outgoing =
+              request.body === null || request.method === "GET"
+                ? base
+                : HttpClientRequest.bodyText(base, request.body, headers["content-type"] ?? "application/json")
+            const unreachable = (reason: string) =>
+              new ServiceUnreachable({ error: `${request.service} did not answer: ${reason}` })
+            return Effect.gen(function* () {
               const started = performance.now()
-              const response = await fetch(url, {
-                method: request.method,
-                headers,
-                ...(request.body === null || request.method === "GET" ? {} : { body: request.body }),
-                redirect: "manual",
-                signal: AbortSignal.timeout(10_000),
-              })
-              const body = await response.text()
+              const response = yield* client.execute(outgoing)
+              const body = yield* response.text
               return {
                 status: response.status,
-                headers: Object.fromEntries(response.headers),
+                headers: { ...response.headers },
                 body: body.length > MAX_BODY ? `${body.slice(0, MAX_BODY)}\n… (cut at 64 KiB)` : body,
                 durationMs: performance.now() - started,
               }
-            },
-            catch: (error) =>
-              new ServiceUnreachable({
-                error: `${request.service} did not answer: ${error instanceof Error ? error.message : String(error)}`,
+            }).pipe(
+              Effect.mapError((error) => unreachable(error.message)),
+              Effect.timeoutOrElse({
+                duration: "10 seconds",
+                orElse: () => Effect.fail(unreachable("no answer within 10 s")),
               }),
-          })
-        },
+            )
+          },
+        })
       }),
     )
 }

@@ -1,5 +1,5 @@
 import * as http from "node:http"
-import { NodeHttpServer } from "@effect/platform-node"
+import { NodeHttpClient, NodeHttpServer } from "@effect/platform-node"
 import { DashboardApi, TraceNotFound } from "@platform/contracts/DashboardApi"
 import { Duration, Effect, Layer, Option } from "effect"
 import { HttpRouter } from "effect/http"
@@ -63,5 +63,6 @@ export const layer = (options: { readonly port: number; readonly targets: Readon
       ServiceProbe.layer(options.targets, REFRESH),
       ApiExplorer.layer(options.targets),
     ]),
+    Layer.provide(NodeHttpClient.layerUndici),
     Layer.provideMerge(NodeHttpServer.layer(http.createServer, { port: options.port, host: "127.0.0.1" })),
   )

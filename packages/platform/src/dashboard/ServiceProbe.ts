@@ -1,6 +1,7 @@
 import type { ServiceMap, ServiceStatus } from "@platform/contracts/DashboardApi"
 import { Readiness } from "@platform/shared/Health"
 import { Context, Duration, Effect, Layer, Ref, Schedule, Schema } from "effect"
+import { HttpClient } from "effect/http"
 
 /**
  * Every few seconds, each service's `/healthz` (up or down, and why), `/readyz` (its database)
@@ -95,15 +96,18 @@ export const figures = (before: Counters | undefined, now: Counters) => {
 
 const decodeReadiness = Schema.decodeUnknownOption(Schema.fromJsonString(Readiness))
 
-const get = (url: string) =>
-  Effect.tryPromise({
-    try: async (signal) => {
-      const response = await fetch(url, { signal: AbortSignal.any([signal, AbortSignal.timeout(1500)]) })
-      return { status: response.status, body: await response.text() }
-    },
-    catch: (error) =>
-      error instanceof Error && error.name === "TimeoutError" ? "no answer within 1.5 s" : "not answering",
-  })
+/**
+ * One GET, its status and body, or why there is none. Through Effect's HttpClient on undici, not
+ * `fetch`: the services' ports may be ones `fetch` refuses (10080, 6000... with an offset).
+ */
+export const get = (url: string) =>
+  Effect.flatMap(HttpClient.HttpClient, (client) =>
+    client.get(url).pipe(
+      Effect.flatMap((response) => Effect.map(response.text, (body) => ({ status: response.status, body }))),
+      Effect.mapError(() => "not answering"),
+      Effect.timeoutOrElse({ duration: "1500 millis", orElse: () => Effect.fail("no answer within 1.5 s") }),
+    ),
+  )
 
 export class ServiceProbe extends Context.Service<ServiceProbe, { readonly current: Effect.Effect<ServiceMap> }>()(
   "platform/ServiceProbe",
