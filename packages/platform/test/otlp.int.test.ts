@@ -29,7 +29,8 @@ describe("telemetry from ./platform start, to the original deployment's collecto
   it("one Greet through the edge is one trace covering every hop; metrics and logs arrive too", async () => {
     const scope = Scope.makeUnsafe()
     const otlp = await Effect.runPromise(OtlpReceiver.start.pipe(Scope.provide(scope)))
-    const offset = 22_000
+    // Every port below the ephemeral range (32768), where no other test's free port can land.
+    const offset = 1_000
     const dataDir = mkdtempSync(join(tmpdir(), "platform-otlp-"))
     // As root, PostgreSQL runs as the postgres user: it must be able to reach the folder.
     chmodSync(dataDir, 0o755)
