@@ -5,7 +5,7 @@ import type { ApiAnswer, ApiCall, ApiEndpoint } from "@platform/contracts/Dashbo
 import { GatewayService } from "@platform/proto-compat/gateway/v1"
 import { GreeterService } from "@platform/proto-compat/greeter/v1"
 import { useQuery } from "@tanstack/react-query"
-import { type FormEvent, useState } from "react"
+import { type FormEvent, type ReactNode, useState } from "react"
 import { describe } from "../clients/ErrorMessage.ts"
 import { authorized, usePlatform } from "../Platform.tsx"
 import { DashboardUnavailable, isDashboardMissing } from "./DashboardUnavailable.tsx"
@@ -51,17 +51,28 @@ function Answer({ shown }: { readonly shown: Shown | undefined }) {
   )
 }
 
+/** A form's one request at a time: pending while it runs, then what to show of its answer. */
+const useSend = () => {
+  const [shown, setShown] = useState<Shown | undefined>(undefined)
+  const [pending, setPending] = useState(false)
+  const send = (event: FormEvent, request: () => Promise<Shown>) => {
+    event.preventDefault()
+    setPending(true)
+    void request()
+      .then(setShown)
+      .finally(() => setPending(false))
+  }
+  return { shown, pending, send }
+}
+
 /** One REST endpoint's form: method and path (editable), body, the token, the raw answer. */
 function RestForm({ endpoint }: { readonly endpoint: ApiEndpoint }) {
   const { api, session } = usePlatform()
   const [path, setPath] = useState(endpoint.path)
   const [body, setBody] = useState(endpoint.example ?? "")
   const [withToken, setWithToken] = useState(true)
-  const [shown, setShown] = useState<Shown | undefined>(undefined)
-  const [pending, setPending] = useState(false)
-  const send = async (event: FormEvent) => {
-    event.preventDefault()
-    setPending(true)
+  const { shown, pending, send } = useSend()
+  const call = async (): Promise<Shown> => {
     const token = session.current()?.token
     const request: ApiCall = {
       service: endpoint.service,
@@ -75,20 +86,18 @@ function RestForm({ endpoint }: { readonly endpoint: ApiEndpoint }) {
     }
     try {
       const answer: ApiAnswer = await authorized(session, (accessToken) => api.call(accessToken, request))
-      setShown({
+      return {
         status: `${answer.status} in ${answer.durationMs.toFixed(1)} ms`,
         body: answer.body,
         headers: answer.headers,
-      })
+      }
     } catch (error) {
-      setShown({ status: "no answer", body: describe(error) })
-    } finally {
-      setPending(false)
+      return { status: "no answer", body: describe(error) }
     }
   }
   return (
     <form
-      onSubmit={(event) => void send(event)}
+      onSubmit={(event) => send(event, call)}
       className="explorer-form"
       aria-label={`${endpoint.method} ${endpoint.path}`}
     >
@@ -120,34 +129,27 @@ function RestForm({ endpoint }: { readonly endpoint: ApiEndpoint }) {
 function RpcForm({ method }: { readonly method: DescMethod }) {
   const transport = useTransport()
   const [input, setInput] = useState(messageExample(method))
-  const [shown, setShown] = useState<Shown | undefined>(undefined)
-  const [pending, setPending] = useState(false)
-  const send = async (event: FormEvent) => {
-    event.preventDefault()
-    const unary = method
-    if (unary.methodKind !== "unary") return
-    setPending(true)
+  const { shown, pending, send } = useSend()
+  const call = async (): Promise<Shown> => {
     const started = performance.now()
     try {
-      const message = fromJsonString(unary.input, input)
-      // Checked above: the descriptor's kind is unary (its type does not narrow on it).
-      const response = await transport.unary(unary as DescMethodUnary, undefined, undefined, undefined, message)
-      setShown({
+      const message = fromJsonString(method.input, input)
+      // The routed services' methods are all unary (the descriptor's type does not narrow on its kind).
+      const response = await transport.unary(method as DescMethodUnary, undefined, undefined, undefined, message)
+      return {
         status: `OK in ${(performance.now() - started).toFixed(1)} ms`,
         body: JSON.stringify(toJson(method.output, response.message), null, 2),
-      })
+      }
     } catch (error) {
-      setShown({
+      return {
         status: error instanceof ConnectError ? "error" : "not sent",
         body: error instanceof ConnectError ? describe(error) : error instanceof Error ? error.message : String(error),
-      })
-    } finally {
-      setPending(false)
+      }
     }
   }
   return (
     <form
-      onSubmit={(event) => void send(event)}
+      onSubmit={(event) => send(event, call)}
       className="explorer-form"
       aria-label={`${method.parent.typeName}/${method.name}`}
     >
@@ -165,21 +167,30 @@ function RpcForm({ method }: { readonly method: DescMethod }) {
   )
 }
 
-type Chosen =
-  | { readonly kind: "rest"; readonly endpoint: ApiEndpoint }
-  | { readonly kind: "rpc"; readonly method: DescMethod }
-
-const keyOf = (chosen: Chosen) =>
-  chosen.kind === "rest"
-    ? `${chosen.endpoint.service} ${chosen.endpoint.method} ${chosen.endpoint.path}`
-    : `${chosen.method.parent.typeName}/${chosen.method.name}`
+/** One entry of a list: its line opens (and closes) its form below it. */
+function Entry(props: {
+  readonly open: boolean
+  readonly onToggle: () => void
+  readonly label: ReactNode
+  readonly children: ReactNode
+}) {
+  return (
+    <li>
+      <button type="button" className="endpoint" aria-expanded={props.open} onClick={props.onToggle}>
+        {props.label}
+      </button>
+      {props.open && props.children}
+    </li>
+  )
+}
 
 /** Every REST endpoint (from the services' OpenAPI documents) and every routed Connect RPC, to call. */
 export function Explorer() {
   const { api, session } = usePlatform()
-  const [chosen, setChosen] = useState<Chosen | undefined>(undefined)
+  // The one entry whose form is open, by its line's text.
+  const [open, setOpen] = useState<string | undefined>(undefined)
+  const toggle = (id: string) => () => setOpen(open === id ? undefined : id)
   const catalog = useQuery({ queryKey: ["apis"], queryFn: () => authorized(session, api.apis), retry: false })
-  const pick = (next: Chosen) => setChosen(chosen !== undefined && keyOf(chosen) === keyOf(next) ? undefined : next)
   return (
     <section className="card wide" aria-labelledby="explorer-title">
       <h2 id="explorer-title">API explorer</h2>
@@ -187,19 +198,20 @@ export function Explorer() {
       <ul className="endpoints" aria-label="Connect RPCs">
         {connectServices.flatMap((service) =>
           service.methods.map((method) => {
-            const entry: Chosen = { kind: "rpc", method }
+            const id = `RPC ${service.typeName}/${method.name}`
             return (
-              <li key={keyOf(entry)}>
-                <button
-                  type="button"
-                  className="endpoint"
-                  aria-expanded={chosen !== undefined && keyOf(chosen) === keyOf(entry)}
-                  onClick={() => pick(entry)}
-                >
-                  <span className="verb">RPC</span> {service.typeName}/{method.name}
-                </button>
-                {chosen !== undefined && keyOf(chosen) === keyOf(entry) && <RpcForm method={method} />}
-              </li>
+              <Entry
+                key={id}
+                open={open === id}
+                onToggle={toggle(id)}
+                label={
+                  <>
+                    <span className="verb">RPC</span> {service.typeName}/{method.name}
+                  </>
+                }
+              >
+                <RpcForm method={method} />
+              </Entry>
             )
           }),
         )}
@@ -216,20 +228,21 @@ export function Explorer() {
       ) : (
         <ul className="endpoints" aria-label="REST endpoints">
           {catalog.data.endpoints.map((endpoint) => {
-            const entry: Chosen = { kind: "rest", endpoint }
+            const id = `${endpoint.method} ${endpoint.service} ${endpoint.path}`
             return (
-              <li key={keyOf(entry)}>
-                <button
-                  type="button"
-                  className="endpoint"
-                  aria-expanded={chosen !== undefined && keyOf(chosen) === keyOf(entry)}
-                  onClick={() => pick(entry)}
-                >
-                  <span className="verb">{endpoint.method}</span> <span className="muted">{endpoint.service}</span>{" "}
-                  {endpoint.path}
-                </button>
-                {chosen !== undefined && keyOf(chosen) === keyOf(entry) && <RestForm endpoint={endpoint} />}
-              </li>
+              <Entry
+                key={id}
+                open={open === id}
+                onToggle={toggle(id)}
+                label={
+                  <>
+                    <span className="verb">{endpoint.method}</span> <span className="muted">{endpoint.service}</span>{" "}
+                    {endpoint.path}
+                  </>
+                }
+              >
+                <RestForm endpoint={endpoint} />
+              </Entry>
             )
           })}
         </ul>
