@@ -1,29 +1,13 @@
-import { chmodSync, mkdtempSync, rmSync } from "node:fs"
-import { tmpdir } from "node:os"
-import { join } from "node:path"
-import { fileURLToPath } from "node:url"
 import { assert, describe, it } from "@effect/vitest"
 import { ApiCatalog, ServiceMap, TraceDetail, TraceList } from "@platform/contracts/DashboardApi"
-import { start } from "@platform/testkit/Processes"
 import { Schema } from "effect"
+import { postJson, startRunner } from "./support.ts"
 
 /**
  * `./platform start` with no collector of its own: every service sends its traces to the
  * dashboard the runner serves, which the console reads through the edge (`/platform/`, signed
  * in): the services map, and a Greet's trace across every hop within seconds.
  */
-const runner = fileURLToPath(new URL("../src/main.ts", import.meta.url))
-
-const json = async (url: string, body: unknown, headers: Record<string, string> = {}) => {
-  const response = await fetch(url, {
-    method: "POST",
-    headers: { "content-type": "application/json", ...headers },
-    body: JSON.stringify(body),
-  })
-  const text = await response.text()
-  return { status: response.status, body: (text === "" ? {} : JSON.parse(text)) as Record<string, unknown> }
-}
-
 const poll = async <A>(read: () => Promise<A | undefined>, timeoutMs: number, what: string): Promise<A> => {
   const until = Date.now() + timeoutMs
   for (;;) {
@@ -38,19 +22,13 @@ describe("./platform start's dashboard: the services map and traces, for the con
   it("six services up with their databases; a Greet's trace, every hop, within 5 s; only signed in", async () => {
     // Every port below the ephemeral range (32768), where no other test's free port can land.
     const offset = 2_000
-    const dataDir = mkdtempSync(join(tmpdir(), "platform-dashboard-"))
-    chmodSync(dataDir, 0o755)
-    const running = start(runner, {
-      EMBEDDED_POSTGRES_DIR: join(dataDir, "postgres"),
-      PLATFORM_LOG_FORMAT: "json",
-      PLATFORM_PORT_OFFSET: String(offset),
-    })
+    const { running, cleanup } = startRunner({ PLATFORM_PORT_OFFSET: String(offset) })
     try {
       await running.waitFor((line) => String(line.message ?? "").startsWith("platform ready"), 90_000)
       const edge = `http://127.0.0.1:${30081 + offset}`
       const account = { email: "dashboard@example.com", password: "correct horse battery" }
-      assert.strictEqual((await json(`${edge}/auth/register`, account)).status, 201)
-      const bearer = { authorization: `Bearer ${String((await json(`${edge}/auth/login`, account)).body.token)}` }
+      assert.strictEqual((await postJson(`${edge}/auth/register`, account)).status, 201)
+      const bearer = { authorization: `Bearer ${String((await postJson(`${edge}/auth/login`, account)).body.token)}` }
       const get = (path: string, headers: Record<string, string> = bearer) =>
         fetch(`${edge}${path}`, { headers }).then(async (response) => ({
           status: response.status,
@@ -81,7 +59,7 @@ describe("./platform start's dashboard: the services map and traces, for the con
       // The console's way: a trace id of its own in traceparent, then the trace by that id.
       const traceId = "4bf92f3577b34da6a3ce929d0e0e4736"
       const sent = Date.now()
-      const greet = await json(
+      const greet = await postJson(
         `${edge}/greeter.v1.GreeterService/Greet`,
         { name: "Ada" },
         {
@@ -127,7 +105,7 @@ describe("./platform start's dashboard: the services map and traces, for the con
       ]) {
         assert.include(listed, expected)
       }
-      const call = (payload: unknown) => json(`${edge}/platform/call`, payload, bearer)
+      const call = (payload: unknown) => postJson(`${edge}/platform/call`, payload, bearer)
       const invoked = await call({
         service: "lang",
         method: "POST",
@@ -153,7 +131,7 @@ describe("./platform start's dashboard: the services map and traces, for the con
     } finally {
       if (running.child.exitCode === null) running.child.kill("SIGINT")
       await running.exited
-      rmSync(dataDir, { recursive: true, force: true })
+      cleanup()
     }
   }, 120_000)
 })

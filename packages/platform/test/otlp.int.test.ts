@@ -1,11 +1,7 @@
-import { chmodSync, mkdtempSync, rmSync } from "node:fs"
-import { tmpdir } from "node:os"
-import { join } from "node:path"
-import { fileURLToPath } from "node:url"
 import { assert, describe, it } from "@effect/vitest"
 import * as OtlpReceiver from "@platform/testkit/OtlpReceiver"
-import { start } from "@platform/testkit/Processes"
 import { Effect, Exit, Scope } from "effect"
+import { postJson, startRunner } from "./support.ts"
 
 /**
  * As the original deployment's users would try it: `./platform start` with the variables of its
@@ -14,29 +10,13 @@ import { Effect, Exit, Scope } from "effect"
  * (edge, auth's forward-auth check, greeter, caller, the external call), each span from the
  * service that made it, each parent in the trace; and every service's metrics and logs.
  */
-const runner = fileURLToPath(new URL("../src/main.ts", import.meta.url))
-
-const json = async (url: string, body: unknown, headers: Record<string, string> = {}) => {
-  const response = await fetch(url, {
-    method: "POST",
-    headers: { "content-type": "application/json", ...headers },
-    body: JSON.stringify(body),
-  })
-  return { status: response.status, body: (await response.json()) as Record<string, unknown> }
-}
-
 describe("telemetry from ./platform start, to the original deployment's collector (OTLP/gRPC)", () => {
   it("one Greet through the edge is one trace covering every hop; metrics and logs arrive too", async () => {
     const scope = Scope.makeUnsafe()
     const otlp = await Effect.runPromise(OtlpReceiver.start.pipe(Scope.provide(scope)))
     // Every port below the ephemeral range (32768), where no other test's free port can land.
     const offset = 1_000
-    const dataDir = mkdtempSync(join(tmpdir(), "platform-otlp-"))
-    // As root, PostgreSQL runs as the postgres user: it must be able to reach the folder.
-    chmodSync(dataDir, 0o755)
-    const running = start(runner, {
-      EMBEDDED_POSTGRES_DIR: join(dataDir, "postgres"),
-      PLATFORM_LOG_FORMAT: "json",
+    const { running, cleanup } = startRunner({
       PLATFORM_PORT_OFFSET: String(offset),
       OTEL_EXPORTER_OTLP_ENDPOINT: otlp.grpcUrl,
       OTEL_EXPORTER_OTLP_PROTOCOL: "grpc",
@@ -46,9 +26,9 @@ describe("telemetry from ./platform start, to the original deployment's collecto
       await running.waitFor((line) => String(line.message ?? "").startsWith("platform ready"), 90_000)
       const edge = `http://127.0.0.1:${30081 + offset}`
       const account = { email: "otlp@example.com", password: "correct horse battery" }
-      assert.strictEqual((await json(`${edge}/auth/register`, account)).status, 201)
-      const login = await json(`${edge}/auth/login`, account)
-      const greet = await json(
+      assert.strictEqual((await postJson(`${edge}/auth/register`, account)).status, 201)
+      const login = await postJson(`${edge}/auth/login`, account)
+      const greet = await postJson(
         `${edge}/greeter.v1.GreeterService/Greet`,
         { name: "Ada" },
         { authorization: `Bearer ${String(login.body.token)}` },
@@ -98,7 +78,7 @@ describe("telemetry from ./platform start, to the original deployment's collecto
     } finally {
       if (running.child.exitCode === null) running.child.kill("SIGKILL")
       await Effect.runPromise(Scope.close(scope, Exit.void))
-      rmSync(dataDir, { recursive: true, force: true })
+      cleanup()
     }
   }, 120_000)
 })

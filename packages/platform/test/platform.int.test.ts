@@ -1,25 +1,6 @@
-import { chmodSync, mkdtempSync, rmSync } from "node:fs"
 import * as net from "node:net"
-import { tmpdir } from "node:os"
-import { join } from "node:path"
-import { fileURLToPath } from "node:url"
 import { assert, describe, it } from "@effect/vitest"
-import { start } from "@platform/testkit/Processes"
-
-/** The runner as `pnpm start` runs it, on ports shifted out of the way of a running platform. */
-const runner = fileURLToPath(new URL("../src/main.ts", import.meta.url))
-
-const run = (env: Record<string, string>) => {
-  const dataDir = mkdtempSync(join(tmpdir(), "platform-test-"))
-  // As root, PostgreSQL runs as the postgres user: it must be able to reach the folder.
-  chmodSync(dataDir, 0o755)
-  const running = start(runner, {
-    EMBEDDED_POSTGRES_DIR: join(dataDir, "postgres"),
-    PLATFORM_LOG_FORMAT: "json",
-    ...env,
-  })
-  return { running, cleanup: () => rmSync(dataDir, { recursive: true, force: true }) }
-}
+import { startRunner } from "./support.ts"
 
 const text = (lines: ReadonlyArray<Record<string, unknown>>) => lines.map((line) => JSON.stringify(line)).join("\n")
 
@@ -28,7 +9,7 @@ describe("the platform runner", () => {
     const offset = 20_000
     const blocker = net.createServer()
     await new Promise<void>((resolve) => blocker.listen(8090 + offset, resolve))
-    const { running, cleanup } = run({ PLATFORM_PORT_OFFSET: String(offset) })
+    const { running, cleanup } = startRunner({ PLATFORM_PORT_OFFSET: String(offset) })
     try {
       assert.strictEqual(await running.exited, 1)
       assert.include(text(running.lines), `port ${8090 + offset} (auth) is already in use`)
@@ -42,7 +23,7 @@ describe("the platform runner", () => {
   it("a service that fails to start is reported by name with its reason; the rest are stopped", async () => {
     // Every port below the ephemeral range (32768), where no other test's free port can land.
     const offset = 1_500
-    const { running, cleanup } = run({ PLATFORM_PORT_OFFSET: String(offset), AUTH_PRIVATE_KEY: "not a key" })
+    const { running, cleanup } = startRunner({ PLATFORM_PORT_OFFSET: String(offset), AUTH_PRIVATE_KEY: "not a key" })
     try {
       assert.strictEqual(await running.exited, 1)
       const output = text(running.lines)
