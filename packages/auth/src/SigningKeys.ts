@@ -45,8 +45,7 @@ export class SigningKeys extends Context.Service<
       const vault = yield* KeyVault
       // Tokens live `tokenTtl`: a key stays published that long after its successor took over.
       const publishedFor = Duration.sum(config.tokenTtl, Duration.minutes(1))
-      const load = Effect.gen(function* () {
-        const rows = yield* repo.all
+      const ringOf = Effect.fnUntraced(function* (rows: ReadonlyArray<StoredKey>) {
         const now = yield* Clock.currentTimeMillis
         const live = rows.filter(
           (_, i) => i === 0 || (rows[i - 1] as StoredKey).created_at.getTime() > now - Duration.toMillis(publishedFor),
@@ -55,10 +54,10 @@ export class SigningKeys extends Context.Service<
           yield* Effect.forEach(live, (row) => Effect.flatMap(vault.open(row.private_jwk), SigningKey.fromPrivateJwk)),
         )
       })
+      const load = Effect.flatMap(repo.all, ringOf)
       // Keys stored before AUTH_KEY_ENCRYPTION_KEY was set are sealed in place at the next start;
       // without the key, the log says the keys are stored in the clear.
-      const sealStored = Effect.gen(function* () {
-        const rows = yield* repo.all
+      const sealStored = Effect.fnUntraced(function* (rows: ReadonlyArray<StoredKey>) {
         if (!vault.encrypts) {
           if (rows.some((row) => !vault.isSealed(row.private_jwk))) {
             yield* Effect.logWarning(
@@ -86,8 +85,10 @@ export class SigningKeys extends Context.Service<
           ),
         )
         if (created) yield* Effect.logInfo("generated the first signing key and stored it in the database")
-        yield* sealStored
-        yield* Ref.set(keys, Option.some(yield* load))
+        // One read: the rows sealed in place hold the same keys they opened to.
+        const rows = yield* repo.all
+        yield* sealStored(rows)
+        yield* Ref.set(keys, Option.some(yield* ringOf(rows)))
         yield* Ref.set(loadedAt, yield* Clock.currentTimeMillis)
       })
       // A key that does not open (no or another AUTH_KEY_ENCRYPTION_KEY) is the operator's to fix:

@@ -195,6 +195,7 @@ export const answerScrapes = (scrape: Effect.Effect<string>): Effect.Effect<void
     const self = identity
     if (self === undefined) return
     const context = yield* Effect.context<never>()
+    // The cluster's channel is a Node event: the edge where the scrape is run, with the service's context.
     const run = Effect.runForkWith(context)
     const onMessage = (message: unknown) => {
       if (isScrape(message)) {

@@ -94,6 +94,9 @@ export const figures = (before: Counters | undefined, now: Counters) => {
   }
 }
 
+/** No `/metrics` to read: nothing to say about rate, errors or latency. */
+const UNMEASURED = { requestsPerSecond: 0, errorRatio: 0, p99Ms: null }
+
 const decodeReadiness = Schema.decodeUnknownOption(Schema.fromJsonString(Readiness))
 
 /**
@@ -132,10 +135,7 @@ export class ServiceProbe extends Context.Service<ServiceProbe, { readonly curre
             const readiness = ready?._tag === "Some" ? decodeReadiness(ready.value.body) : undefined
             const metrics = yield* Effect.option(get(`${base}/metrics`))
             const now = metrics._tag === "Some" ? counters(metrics.value.body, Date.now()) : undefined
-            const measured =
-              now === undefined
-                ? figures(undefined, { at: 0, requests: 0, errors: 0, buckets: new Map() })
-                : figures(previous.get(target.name), now)
+            const measured = now === undefined ? UNMEASURED : figures(previous.get(target.name), now)
             if (now !== undefined) previous.set(target.name, now)
             const status: ServiceStatus = {
               name: target.name,
