@@ -130,19 +130,27 @@ export const httpUrl = (name: string, fallback: string) =>
     }),
   )
 
-/** A whole number above zero, `fallback` when unset. */
-export const positiveInt = (name: string, fallback: number) =>
+const wholeNumber = (name: string, fallback: number, least: 0 | 1) =>
   optionalString(name).pipe(
     Config.flatMap(
       Option.match({
         onNone: () => Config.succeed(fallback),
         onSome: (raw) =>
-          /^\d+$/.test(raw.trim()) && Number(raw) > 0
+          /^\d+$/.test(raw.trim()) && Number(raw) >= least
             ? Config.succeed(Number(raw))
-            : invalid(name, `expected a positive whole number, got ${JSON.stringify(raw)}`),
+            : invalid(
+                name,
+                `expected a ${least === 0 ? "whole number (0 or more)" : "positive whole number"}, got ${JSON.stringify(raw)}`,
+              ),
       }),
     ),
   )
+
+/** A whole number above zero, `fallback` when unset. */
+export const positiveInt = (name: string, fallback: number) => wholeNumber(name, fallback, 1)
+
+/** A whole number, 0 included (0 turns something off), `fallback` when unset. */
+export const nonNegativeInt = (name: string, fallback: number) => wholeNumber(name, fallback, 0)
 
 /** A comma-separated list, `fallback` when unset; blank entries are dropped. */
 export const commaList = (name: string, fallback: ReadonlyArray<string>) =>
