@@ -261,19 +261,17 @@ const main = async () => {
     EXTERNAL_API_URL: stub.url,
     WORKERS: "2",
   })
-  const edge = await platform(
-    "edge",
-    "edge",
-    {
-      EDGE_GREETER_URL: greeter.url,
-      EDGE_GATEWAY_URL: gateway.url,
-      EDGE_AUTH_URL: auth.url,
-      // The contract's 100/s per client would measure the rate limiter: one client sends it all.
-      EDGE_RATE_LIMIT_AVERAGE: "1000000",
-      EDGE_RATE_LIMIT_BURST: "1000000",
-    },
-    "/ping",
-  )
+  const edgeSettings = {
+    EDGE_GREETER_URL: greeter.url,
+    EDGE_GATEWAY_URL: gateway.url,
+    EDGE_AUTH_URL: auth.url,
+    // The contract's 100/s per client would measure the rate limiter: one client sends it all.
+    EDGE_RATE_LIMIT_AVERAGE: "1000000",
+    EDGE_RATE_LIMIT_BURST: "1000000",
+  }
+  const edge = await platform("edge", "edge", edgeSettings, "/ping")
+  // Traefik's way, and the edge's before it kept auth's verdicts: auth asked on every request.
+  const edgeAsking = await platform("edge-asking", "edge", { ...edgeSettings, EDGE_AUTH_CACHE_MS: "0" }, "/ping")
 
   const post = (url: string, body: unknown) =>
     fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) })
@@ -378,6 +376,12 @@ const main = async () => {
       kind: "platform",
       baseline: "plain greet chain, Connect JSON",
       run: () => http1(json(`${edge.url}${GREET}`, greet, bearer)),
+    },
+    {
+      name: "Greet through the edge, Connect JSON, auth asked on every request",
+      kind: "platform",
+      baseline: "plain greet chain, Connect JSON",
+      run: () => http1(json(`${edgeAsking.url}${GREET}`, greet, bearer)),
     },
     {
       name: "Greet through the edge, Connect binary",

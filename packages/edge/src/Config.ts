@@ -1,5 +1,12 @@
 import { edgeUrlVariable, teamServices } from "@platform/contracts/TeamServices"
-import { cidrList, commaList, httpUrl, optionalString, positiveInt } from "@platform/shared/ServiceConfig"
+import {
+  cidrList,
+  commaList,
+  httpUrl,
+  nonNegativeInt,
+  optionalString,
+  positiveInt,
+} from "@platform/shared/ServiceConfig"
 import { Config, Context, Layer, Option } from "effect"
 import { settings } from "./Routes.ts"
 
@@ -31,6 +38,11 @@ export interface Settings {
    * (`EDGE_RESTART_WINDOW_MS`): it is restarting, and has not seen the request.
    */
   readonly restartWindowMs: number
+  /**
+   * How long auth's yes to a bearer token lets that token's next requests through without asking
+   * again (`EDGE_AUTH_CACHE_MS`, 1000 by default; 0: ask auth on every request, as Traefik does).
+   */
+  readonly authCacheMs: number
 }
 
 export const config: Config.Config<Settings> = Config.all({
@@ -58,6 +70,8 @@ export const config: Config.Config<Settings> = Config.all({
   metricsAllow: cidrList("EDGE_METRICS_ALLOW", ["127.0.0.0/8", "::1"]),
   // A service restarts in 1 to 5 s here (measured: greeter, 4.3 s); a client may wait that long.
   restartWindowMs: positiveInt("EDGE_RESTART_WINDOW_MS", 5_000),
+  // Auth's own replicas learn a session ended elsewhere within a second (AUTH_REVOCATION_POLL_MS).
+  authCacheMs: nonNegativeInt("EDGE_AUTH_CACHE_MS", 1_000),
 })
 
 export class EdgeConfig extends Context.Service<EdgeConfig, Settings>()("edge/EdgeConfig") {

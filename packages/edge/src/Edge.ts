@@ -7,9 +7,10 @@ import { EdgeConfig } from "./Config.ts"
 import { type Exchange, type Handler, type Middleware, plainText, respond, UpstreamUnreachable } from "./Exchange.ts"
 import * as Forwarding from "./Forwarding.ts"
 import { cors } from "./middleware/Cors.ts"
-import { forwardAuth, TRUSTED } from "./middleware/ForwardAuth.ts"
+import { exportVerdicts, forwardAuth, TRUSTED } from "./middleware/ForwardAuth.ts"
 import { rateLimit } from "./middleware/RateLimit.ts"
 import { retry } from "./middleware/Retry.ts"
+import * as VerdictCache from "./middleware/VerdictCache.ts"
 import { atMost, forward, isBodyTooLarge, type NodeRequest, type NodeResponse, requestHeaders } from "./Proxy.ts"
 import { type MiddlewareName, type Route, servedRoutes, settings, UNREACHABLE_HEADER } from "./Routes.ts"
 import * as Upstreams from "./Upstreams.ts"
@@ -35,9 +36,11 @@ export class Edge extends Context.Service<
       const auth = upstreams.get("auth")
       if (auth === undefined) return yield* Effect.die(new Error("the routing table has no auth upstream"))
 
+      const verdicts = VerdictCache.make({ ttlMs: config.authCacheMs })
+      yield* exportVerdicts
       const middlewares: Record<MiddlewareName, Middleware> = {
         cors: cors({ origins: config.corsOrigins, headers: config.corsHeaders }),
-        auth: forwardAuth(auth),
+        auth: forwardAuth(auth, verdicts),
         "rate-limit": rateLimit(config.rateAverage, config.rateBurst),
         retry: retry({ ...settings.retry, restartWindowMs: config.restartWindowMs }, maxRequestBytes),
       }
@@ -68,6 +71,10 @@ export class Edge extends Context.Service<
             (outcome) => {
               if (outcome._tag === "Answered") {
                 span.attribute("http.response.status_code", exchange.response.statusCode)
+                // Once auth has answered, a session it ended is ended for the kept verdicts too.
+                if (exchange.route.upstream === "auth") {
+                  verdicts.answered(method, exchange.path, exchange.response.statusCode)
+                }
                 return Effect.void
               }
               span.attribute("error.type", outcome.error.name)

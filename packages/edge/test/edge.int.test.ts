@@ -277,6 +277,43 @@ layer(PlatformLive, { excludeTestServices: true, timeout: "60 seconds" })(
       }),
     )
 
+    it.effect("auth's yes is kept for the token's next requests; a logout through the edge ends it at once", () =>
+      Effect.gen(function* () {
+        const platform = yield* PlatformUnderTest
+        const post = (path: string, body: unknown, headers: Record<string, string> = {}) =>
+          Effect.promise(() =>
+            fetch(`${platform.edge}${path}`, {
+              method: "POST",
+              headers: { "content-type": "application/json", ...headers },
+              body: JSON.stringify(body),
+            }),
+          )
+        const credentials = { email: "edge-cache@example.com", password: "correct horse battery" }
+        yield* post("/auth/register", credentials)
+        const login = yield* post("/auth/login", credentials)
+        const session = (yield* Effect.promise(() => login.json())) as { token: string; refreshToken: string }
+        const bearer = { authorization: `Bearer ${session.token}` }
+        /** Requests auth's `/verify` has answered so far, from its own metrics. */
+        const verified = Effect.promise(async () => {
+          const text = await fetch(`${platform.auth}/metrics`).then((r) => r.text())
+          return text
+            .split("\n")
+            .filter((line) => line.startsWith("http_server_requests_total{") && line.includes('route="/verify"'))
+            .reduce((sum, line) => sum + Number(line.slice(line.lastIndexOf(" ") + 1)), 0)
+        })
+        const before = yield* verified
+        for (let i = 0; i < 5; i++) {
+          const greet = yield* post("/greeter.v1.GreeterService/Greet", { name: "Cache" }, bearer)
+          assert.strictEqual(greet.status, 200)
+        }
+        assert.strictEqual((yield* verified) - before, 1, "five requests within a second: auth asked once")
+        const logout = yield* post("/auth/logout", { refreshToken: session.refreshToken })
+        assert.strictEqual(logout.status, 204)
+        const after = yield* post("/greeter.v1.GreeterService/Greet", { name: "Cache" }, bearer)
+        assert.strictEqual(after.status, 401, "the session ended: its kept verdict is gone with it")
+      }),
+    )
+
     it.effect("GET /ping answers OK, and / says where the APIs are", () =>
       Effect.gen(function* () {
         const platform = yield* PlatformUnderTest
