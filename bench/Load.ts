@@ -20,11 +20,19 @@ export interface Figures {
   readonly total: number
 }
 
+/** Called around the measured part of a closed-loop run (after its warm-up): what else is read over it. */
+export interface Around {
+  readonly before: () => void
+  /** `requests`: how many the measured part sent, answered or not. */
+  readonly after: (requests: number) => void
+}
+
 export interface Shape {
   /** Seconds of measurement, after `warmup` seconds whose results are dropped. */
   readonly duration: number
   readonly warmup: number
   readonly connections: number
+  readonly around?: Around | undefined
 }
 
 export interface HttpRequest {
@@ -82,7 +90,9 @@ const autocannonRun = (request: HttpRequest, connections: number, seconds: numbe
 export const http1 = async (request: HttpRequest, shape: Shape): Promise<Figures> => {
   if (shape.warmup > 0) await autocannonRun(request, shape.connections, shape.warmup)
   const latencies = histogram()
+  shape.around?.before()
   const run = await autocannonRun(request, shape.connections, shape.duration, latencies)
+  shape.around?.after(run.total)
   return figures(latencies, run.total, run.failures, run.seconds)
 }
 
@@ -166,7 +176,9 @@ const grpcRun = (request: GrpcRequest, connections: number, seconds: number, lat
 export const grpc = async (request: GrpcRequest, shape: Shape): Promise<Figures> => {
   if (shape.warmup > 0) await grpcRun(request, shape.connections, shape.warmup)
   const latencies = histogram()
+  shape.around?.before()
   const run = await grpcRun(request, shape.connections, shape.duration, latencies)
+  shape.around?.after(run.total)
   return figures(latencies, run.total, run.failures, run.seconds)
 }
 
