@@ -1,4 +1,4 @@
-import { RPC_PATH } from "@platform/contracts/CallerRpcs"
+import { RPC_FRAMED_PATH, RPC_PATH } from "@platform/contracts/CallerRpcs"
 import * as HealthAnswers from "@platform/contracts/Health"
 import { CallerService } from "@platform/proto-compat/caller/v1"
 import * as Database from "@platform/shared/Database"
@@ -45,7 +45,7 @@ const Routes = Layer.mergeAll(
  * queue empties into the database, then the pool closes.
  */
 export const layer = <E, R>(server: Layer.Layer<Server.Services, E, R>) =>
-  Server.serve(Routes, { rpcPaths: [RPC_PATH] }).pipe(
+  Server.serve(Routes, { rpcPaths: [RPC_PATH, RPC_FRAMED_PATH] }).pipe(
     Layer.provide(RestApi.requestLimit),
     Layer.provideMerge(server),
     Layer.provide(Domain),

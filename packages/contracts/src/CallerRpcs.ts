@@ -64,8 +64,14 @@ export type CallResult = typeof CallResult.Type
 /** How the RPC group is named in spans and metrics (`caller.Caller.CallExternal`). */
 export const RPC_SERVICE = "caller.Caller"
 
-/** Where caller serves the group (HTTP, JSON). */
+/** Where caller serves the group (HTTP, JSON: one answer per HTTP request). */
 export const RPC_PATH = "/rpc"
+
+/**
+ * Where caller serves the same group framed (HTTP, newline-delimited JSON): each call's answer
+ * is written as it completes, which calls sharing an HTTP request need (greeter's batches).
+ */
+export const RPC_FRAMED_PATH = "/rpc/ndjson"
 
 export class CallerRpcs extends RpcGroup.make(
   Rpc.make("CallExternal", {

@@ -1,4 +1,4 @@
-import { CallerRpcs, codeOf, RPC_PATH, RPC_SERVICE } from "@platform/contracts/CallerRpcs"
+import { CallerRpcs, codeOf, RPC_FRAMED_PATH, RPC_PATH, RPC_SERVICE } from "@platform/contracts/CallerRpcs"
 import * as Deadline from "@platform/shared/Deadline"
 import * as RpcMetrics from "@platform/shared/RpcMetrics"
 import { Effect, Layer } from "effect"
@@ -22,14 +22,23 @@ const handlers = CallerRpcs.toLayer(
   }),
 )
 
+/** The group on `path`, its messages in the `serialization` given. */
+const serveOn = (
+  path: typeof RPC_PATH | typeof RPC_FRAMED_PATH,
+  serialization: Layer.Layer<RpcSerialization.RpcSerialization>,
+) =>
+  RpcServer.layerHttp({ group: CallerRpcs, path, protocol: "http", spanPrefix: RPC_SERVICE }).pipe(
+    Layer.provide([handlers, serialization]),
+  )
+
 /**
- * The Effect RPC group on `/rpc` (HTTP, JSON): what greeter calls. Each call is a server span
+ * The Effect RPC group greeter calls, twice: on `/rpc` in JSON (one answer per HTTP request, as
+ * earlier greeters call it) and on `/rpc/ndjson` framed (each answer as its call completes, which
+ * the calls greeter batches into one request need). Each call is a server span
  * `caller.Caller.CallExternal`, a child of greeter's client span (Effect RPC carries the trace
  * in its messages, whatever the transport).
  */
-export const CallerRpc = RpcServer.layerHttp({
-  group: CallerRpcs,
-  path: RPC_PATH,
-  protocol: "http",
-  spanPrefix: RPC_SERVICE,
-}).pipe(Layer.provide([handlers, RpcSerialization.layerJson]))
+export const CallerRpc = Layer.mergeAll(
+  serveOn(RPC_PATH, RpcSerialization.layerJson),
+  serveOn(RPC_FRAMED_PATH, RpcSerialization.layerNdjson),
+)
