@@ -1,4 +1,4 @@
-import { httpUrl, invalid, optionalString, positiveInt } from "@platform/shared/ServiceConfig"
+import { httpUrl, invalid, nonNegativeInt, optionalString, positiveInt } from "@platform/shared/ServiceConfig"
 import { Config, Context, Duration, Layer, Option } from "effect"
 
 export interface Settings {
@@ -13,6 +13,12 @@ export interface Settings {
   /** Calls to caller that may run at once, and wait beyond those, before one is refused. */
   readonly callerMaxConcurrent: number
   readonly callerMaxQueued: number
+  /**
+   * Calls to caller made within this long of each other share one HTTP request
+   * (`GREETER_CALLER_BATCH_WINDOW_MS`, 1 by default; 0: every call its own request). A call with
+   * none other that recent is sent at once.
+   */
+  readonly callerBatchWindow: Duration.Duration
 }
 
 export const settings: Config.Config<Settings> = Config.all({
@@ -35,6 +41,7 @@ export const settings: Config.Config<Settings> = Config.all({
   // caller's own bulkhead's figures: greeter never queues more on caller than caller would take.
   callerMaxConcurrent: positiveInt("GREETER_CALLER_MAX_CONCURRENT", 256),
   callerMaxQueued: positiveInt("GREETER_CALLER_MAX_QUEUED", 256),
+  callerBatchWindow: nonNegativeInt("GREETER_CALLER_BATCH_WINDOW_MS", 1).pipe(Config.map(Duration.millis)),
 })
 
 export class GreeterConfig extends Context.Service<GreeterConfig, Settings>()("greeter/GreeterConfig") {

@@ -139,7 +139,8 @@ layer(WorldLive, { excludeTestServices: true, timeout: "90 seconds" })("metrics"
       // caller: the Effect RPC calls, the call logs written, none left in the queue.
       const call = { system: "effect_rpc", service: "caller.Caller", method: "CallExternal" }
       assert.strictEqual(rpc("caller", { ...call, code: "ok" }), 3)
-      assert.strictEqual(http("caller", "POST", "/rpc", "200"), 3)
+      // One Greet at a time: each call goes alone, in a request of its own, on the framed path.
+      assert.strictEqual(http("caller", "POST", "/rpc/ndjson", "200"), 3)
       assert.strictEqual(delta("caller", "caller_call_logs_written_total"), 3)
       assert.strictEqual(PrometheusText.sum(after.caller, "caller_call_log_queue_depth"), 0)
       assert.strictEqual(dbOk("caller", "CallLogsRepo.insertMany") >= 1, true, "in one batch or more")

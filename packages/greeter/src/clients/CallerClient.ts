@@ -1,7 +1,14 @@
 import { ConnectError, createClient } from "@connectrpc/connect"
 import { createConnectTransport } from "@connectrpc/connect-node"
 import { NodeHttpClient } from "@effect/platform-node"
-import { CallerRpcs, type CallResult, codeOf, RPC_PATH, RPC_SERVICE } from "@platform/contracts/CallerRpcs"
+import {
+  CallerRpcs,
+  type CallResult,
+  codeOf,
+  RPC_FRAMED_PATH,
+  RPC_PATH,
+  RPC_SERVICE,
+} from "@platform/contracts/CallerRpcs"
 import * as RpcCode from "@platform/contracts/RpcCode"
 import { CallerService } from "@platform/proto-compat/caller/v1"
 import * as Bulkhead from "@platform/resilience/Bulkhead"
@@ -9,7 +16,8 @@ import * as BulkheadMetrics from "@platform/resilience/BulkheadMetrics"
 import * as Deadline from "@platform/shared/Deadline"
 import * as ErrorMessage from "@platform/shared/ErrorMessage"
 import * as HttpTelemetry from "@platform/shared/HttpTelemetry"
-import { Context, Effect, Layer } from "effect"
+import * as RpcBatching from "@platform/shared/RpcBatching"
+import { Context, Duration, Effect, Layer } from "effect"
 import { RpcClient, RpcSerialization } from "effect/rpc"
 import { GreeterConfig } from "../Config.ts"
 import { CallerFailed, CallerRejected, CallerTimedOut, CallerUnreachable } from "../errors.ts"
@@ -57,11 +65,19 @@ export class CallerClient extends Context.Service<
     Layer.provide(
       Layer.unwrap(
         Effect.map(GreeterConfig, (config) =>
-          RpcClient.layerProtocolHttp({ url: `${config.callerBaseUrl}${RPC_PATH}` }),
+          Duration.isZero(config.callerBatchWindow)
+            ? RpcClient.layerProtocolHttp({ url: `${config.callerBaseUrl}${RPC_PATH}` }).pipe(
+                Layer.provide(RpcSerialization.layerJson),
+              )
+            : // Calls that crowd in share a request; their answers come back framed, each as it completes.
+              RpcBatching.layerProtocolHttp({
+                url: `${config.callerBaseUrl}${RPC_FRAMED_PATH}`,
+                window: config.callerBatchWindow,
+              }).pipe(Layer.provide(RpcSerialization.layerNdjson)),
         ),
       ),
     ),
-    Layer.provide([NodeHttpClient.layerUndici, RpcSerialization.layerJson]),
+    Layer.provide(NodeHttpClient.layerUndici),
   )
 
   static readonly connect = Layer.effect(
