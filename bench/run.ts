@@ -247,6 +247,13 @@ const main = async () => {
       GATEWAY_BREAKER_TIMEOUT_MS: String(60 * 60 * 1000),
     }),
   ])
+  // greeter as it was before its calls to caller shared requests: each call its own (JSON) request.
+  const greeterAlone = await platform("greeter-alone", "greeter", {
+    DATABASE_URL: await Servers.database("greeter_alone"),
+    CALLER_BASE_URL: caller.url,
+    EXTERNAL_API_URL: stub.url,
+    GREETER_CALLER_BATCH_WINDOW_MS: "0",
+  })
   // The same services on two workers each (WORKERS=2): how far a second core carries them.
   const langTwo = await platform("lang-2w", "lang", { DATABASE_URL: await Servers.database("lang_2w"), WORKERS: "2" })
   const [langAlone, langAloneTwo] = await Promise.all([
@@ -371,6 +378,13 @@ const main = async () => {
       baseline: "plain greet chain, Connect JSON",
       run: () => http1(json(`${greeter.url}${GREET}`, greet)),
       processes: [greeter, caller],
+    },
+    {
+      name: "Greet, Connect JSON, each call to caller in its own request",
+      kind: "platform",
+      baseline: "plain greet chain, Connect JSON",
+      run: () => http1(json(`${greeterAlone.url}${GREET}`, greet)),
+      processes: [greeterAlone, caller],
     },
     {
       name: "Greet, Connect binary",
