@@ -9,7 +9,7 @@ import * as GreeterApp from "@platform/greeter/App"
 import * as ExternalStub from "@platform/platform/ExternalStub"
 import { GreeterService } from "@platform/proto-compat/greeter/v1"
 import { freePort } from "@platform/testkit/Processes"
-import { SpanRecorder } from "@platform/testkit/SpanRecorder"
+import { type RecordedSpan, SpanRecorder } from "@platform/testkit/SpanRecorder"
 import * as TestDatabase from "@platform/testkit/TestDatabase"
 import * as TestServer from "@platform/testkit/TestServer"
 import { Context, Duration, Effect, Fiber, Layer } from "effect"
@@ -38,6 +38,8 @@ interface Platform {
   readonly echoEdge: string
   readonly token: string
   readonly userId: string
+  /** The spans the echo edge has ended so far. */
+  readonly echoSpans: Effect.Effect<ReadonlyArray<RecordedSpan>>
 }
 class PlatformUnderTest extends Context.Service<PlatformUnderTest, Platform>()("test/Platform") {}
 
@@ -58,11 +60,8 @@ const PlatformLive = Layer.effect(
     const upstreams = { EDGE_GREETER_URL: greeter, EDGE_AUTH_URL: auth, EDGE_GATEWAY_URL: "http://127.0.0.1:1" }
     const edge = yield* TestServer.serve(App, upstreams)
     // Traced, so that the edge has a span whose context it must pass upstream.
-    const echoEdge = yield* TestServer.serve(
-      App,
-      { ...upstreams, EDGE_GREETER_URL: yield* echo },
-      { around: yield* Layer.build(SpanRecorder.layer) },
-    )
+    const recorder = yield* Layer.build(SpanRecorder.layer)
+    const echoEdge = yield* TestServer.serve(App, { ...upstreams, EDGE_GREETER_URL: yield* echo }, { around: recorder })
     const credentials = { email: "edge-test@example.com", password: "correct horse battery" }
     const json = (path: string) =>
       Effect.promise(async () => {
@@ -75,7 +74,8 @@ const PlatformLive = Layer.effect(
       })
     const { id } = yield* json("/auth/register")
     const { token } = yield* json("/auth/login")
-    return { auth, edge, echoEdge, token: token ?? "", userId: id ?? "" }
+    const echoSpans = Context.get(recorder, SpanRecorder).spans
+    return { auth, edge, echoEdge, token: token ?? "", userId: id ?? "", echoSpans }
   }),
 )
 
@@ -311,6 +311,44 @@ layer(PlatformLive, { excludeTestServices: true, timeout: "60 seconds" })(
         assert.strictEqual(logout.status, 204)
         const after = yield* post("/greeter.v1.GreeterService/Greet", { name: "Cache" }, bearer)
         assert.strictEqual(after.status, 401, "the session ended: its kept verdict is gone with it")
+      }),
+    )
+
+    it.effect("a request let through on a kept verdict says so on the edge's span; one that asked has auth's", () =>
+      Effect.gen(function* () {
+        const platform = yield* PlatformUnderTest
+        const send = (traceId: string) =>
+          Effect.promise(() =>
+            fetch(`${platform.echoEdge}/greeter.v1.GreeterService/Greet`, {
+              method: "POST",
+              headers: {
+                "content-type": "application/json",
+                authorization: `Bearer ${platform.token}`,
+                traceparent: `00-${traceId}-00f067aa0ba902b7-01`,
+              },
+              body: "{}",
+            }).then((response) => response.status),
+          )
+        // Another token's verdicts may be kept from earlier tests: this one is fresh once a logout ends them all.
+        yield* Effect.promise(() =>
+          fetch(`${platform.echoEdge}/auth/logout`, {
+            method: "POST",
+            headers: { "content-type": "application/json" },
+            body: JSON.stringify({ refreshToken: "none" }),
+          }),
+        )
+        const [asked, kept] = ["a".repeat(32), "b".repeat(32)]
+        assert.strictEqual(yield* send(asked), 200)
+        assert.strictEqual(yield* send(kept), 200)
+        const spans = yield* platform.echoSpans
+        const server = (traceId: string) => spans.find((span) => span.traceId === traceId && span.kind === "server")
+        assert.isUndefined(server(asked)?.attributes.get("edge.auth.verdict"))
+        assert.isTrue(spans.some((span) => span.traceId === asked && span.kind === "client" && span.name === "GET"))
+        assert.strictEqual(server(kept)?.attributes.get("edge.auth.verdict"), "kept")
+        assert.isFalse(
+          spans.some((span) => span.traceId === kept && span.name === "GET"),
+          "auth was not asked",
+        )
       }),
     )
 

@@ -74,12 +74,17 @@ describe("./platform start's dashboard: the services map and traces, for the con
           if (answer.status !== 200) return undefined
           const trace = Schema.decodeUnknownSync(Schema.fromJsonString(TraceDetail))(answer.text)
           const services = new Set(trace.spans.map((span) => span.service))
-          return ["edge", "auth-service", "greeter-service", "caller-service"].every((s) => services.has(s))
+          // auth's span, or the edge's word that it let the token through on auth's kept yes
+          // (the map above was read with the same token a moment ago).
+          const decided =
+            services.has("auth-service") ||
+            trace.spans.some((span) => span.service === "edge" && span.attributes["edge.auth.verdict"] === "kept")
+          return decided && ["edge", "greeter-service", "caller-service"].every((s) => services.has(s))
             ? trace
             : undefined
         },
         5_000,
-        "the Greet's trace with spans of edge, auth, greeter and caller",
+        "the Greet's trace with spans of edge, greeter and caller, and auth's verdict",
       )
       assert.isBelow(Date.now() - sent, 5_000)
       assert.strictEqual(detail.summary.status, 200)

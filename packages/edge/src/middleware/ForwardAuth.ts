@@ -20,6 +20,9 @@ export const verdicts = Metric.counter("edge_auth_verdicts_total", {
 })
 const asked = Metric.withAttributes(verdicts, { source: "auth" })
 const kept = Metric.withAttributes(verdicts, { source: "kept" })
+/** On the edge's server span of a request let through on a kept verdict (auth was not asked). */
+export const VERDICT_ATTRIBUTE = "edge.auth.verdict"
+
 /** Both series from zero, so that the first kept verdict shows in `increase()`. */
 export const exportVerdicts = Metrics.atZero(verdicts, [{ source: "auth" }, { source: "kept" }])
 
@@ -89,6 +92,10 @@ export const forwardAuth = (
       const verdict = cache.get(authorization, Date.now())
       if (verdict === undefined) return ask(exchange, next, authorization)
       Object.assign(exchange.upstreamHeaders, verdict)
-      return Effect.andThen(Metric.update(kept, 1), next(exchange))
+      // No span of auth's in this trace: the edge's own says where the yes came from.
+      return Effect.andThen(
+        Effect.andThen(Metric.update(kept, 1), Effect.annotateCurrentSpan(VERDICT_ATTRIBUTE, "kept")),
+        next(exchange),
+      )
     })
 }
