@@ -9,6 +9,7 @@ import * as GreeterApp from "@platform/greeter/App"
 import * as ExternalStub from "@platform/platform/ExternalStub"
 import { GreeterService } from "@platform/proto-compat/greeter/v1"
 import { freePort } from "@platform/testkit/Processes"
+import * as PrometheusText from "@platform/testkit/PrometheusText"
 import { type RecordedSpan, SpanRecorder } from "@platform/testkit/SpanRecorder"
 import * as TestDatabase from "@platform/testkit/TestDatabase"
 import * as TestServer from "@platform/testkit/TestServer"
@@ -296,10 +297,7 @@ layer(PlatformLive, { excludeTestServices: true, timeout: "60 seconds" })(
         /** Requests auth's `/verify` has answered so far, from its own metrics. */
         const verified = Effect.promise(async () => {
           const text = await fetch(`${platform.auth}/metrics`).then((r) => r.text())
-          return text
-            .split("\n")
-            .filter((line) => line.startsWith("http_server_requests_total{") && line.includes('route="/verify"'))
-            .reduce((sum, line) => sum + Number(line.slice(line.lastIndexOf(" ") + 1)), 0)
+          return PrometheusText.sum(PrometheusText.parse(text), "http_server_requests_total", { route: "/verify" })
         })
         const before = yield* verified
         for (let i = 0; i < 5; i++) {

@@ -1,33 +1,17 @@
 import { assert, describe, layer } from "@effect/vitest"
-import * as CallerApp from "@platform/caller/App"
-import * as ExternalStub from "@platform/platform/ExternalStub"
+import type * as ExternalStub from "@platform/platform/ExternalStub"
 import * as PrometheusText from "@platform/testkit/PrometheusText"
-import * as TestDatabase from "@platform/testkit/TestDatabase"
-import * as TestServer from "@platform/testkit/TestServer"
 import { Context, Duration, Effect, Exit, Fiber, Layer } from "effect"
 import { GreeterConfig, type Settings } from "../src/Config.ts"
 import { CallerClient } from "../src/clients/CallerClient.ts"
+import * as CallerWorld from "./CallerWorld.ts"
 
 /** A real caller (framed and JSON RPC on loopback) and the external stand-in it fetches. */
 class World extends Context.Service<World, { readonly callerUrl: string; readonly stub: ExternalStub.ExternalStub }>()(
   "test/BatchingWorld",
 ) {}
 
-const WorldLive = Layer.effect(
-  World,
-  Effect.gen(function* () {
-    const stub = yield* Effect.acquireRelease(
-      Effect.promise(() => ExternalStub.start()),
-      (stub) => Effect.promise(stub.close),
-    )
-    const database = yield* TestDatabase.freshDatabase("greeter_batching_caller")
-    const callerUrl = yield* TestServer.serve(CallerApp, {
-      DATABASE_URL: database.href,
-      CALLER_ALLOW_PRIVATE_NETWORKS: "true",
-    })
-    return { callerUrl, stub }
-  }),
-)
+const WorldLive = Layer.effect(World, CallerWorld.start("greeter_batching_caller"))
 
 /** greeter's Effect RPC client of caller, with `window` as its batch window. */
 const clientFor = (callerBaseUrl: string, window: Duration.Duration) => {

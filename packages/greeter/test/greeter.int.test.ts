@@ -3,7 +3,6 @@ import type * as net from "node:net"
 import { Code, ConnectError, createClient } from "@connectrpc/connect"
 import { createGrpcTransport } from "@connectrpc/connect-node"
 import { assert, describe, layer } from "@effect/vitest"
-import * as CallerApp from "@platform/caller/App"
 import * as ExternalStub from "@platform/platform/ExternalStub"
 import { GreeterService } from "@platform/proto-compat/greeter/v1"
 import * as PrometheusText from "@platform/testkit/PrometheusText"
@@ -13,6 +12,7 @@ import * as TestServer from "@platform/testkit/TestServer"
 import { Context, Effect, Layer } from "effect"
 import { SqlClient } from "effect/sql"
 import * as App from "../src/App.ts"
+import * as CallerWorld from "./CallerWorld.ts"
 
 /** caller, its external stand-in and greeter's database, shared by every greeter of the file. */
 class World extends Context.Service<
@@ -22,16 +22,7 @@ class World extends Context.Service<
 
 const WorldLive = Layer.unwrap(
   Effect.gen(function* () {
-    const stub = yield* Effect.acquireRelease(
-      Effect.promise(() => ExternalStub.start()),
-      (stub) => Effect.promise(stub.close),
-    )
-    const callerDatabase = yield* TestDatabase.freshDatabase("greeter_test_caller")
-    const callerUrl = yield* TestServer.serve(CallerApp, {
-      DATABASE_URL: callerDatabase.href,
-      // The stand-in external API is on loopback.
-      CALLER_ALLOW_PRIVATE_NETWORKS: "true",
-    })
+    const { callerUrl, stub } = yield* CallerWorld.start("greeter_test_caller")
     const database = yield* TestDatabase.freshDatabase("greeter_test")
     return Layer.merge(Layer.succeed(World, { callerUrl, stub, database }), TestDatabase.sqlClient(database))
   }),
