@@ -49,6 +49,30 @@ layer(WorldLive, { excludeTestServices: true, timeout: "60 seconds" })("greeter'
       }),
     )
 
+    it.effect("calls made one after another each go at once: an answered call is not out", () =>
+      Effect.gen(function* () {
+        const world = yield* World
+        const client = yield* clientFor(world.callerUrl, Duration.seconds(5))
+        const started = Date.now()
+        for (let i = 0; i < 5; i++) assert.strictEqual((yield* client.callExternal(world.stub.url)).statusCode, 200)
+        assert.isBelow(Date.now() - started, 2000, "no call waited for the 5 s window")
+      }),
+    )
+
+    it.effect("a call given up on is no longer out: the next one goes at once", () =>
+      Effect.gen(function* () {
+        const world = yield* World
+        const client = yield* clientFor(world.callerUrl, Duration.seconds(5))
+        const given = yield* Effect.exit(
+          Effect.timeout(client.callExternal(`${world.stub.url}/slow/3000`), "100 millis"),
+        )
+        assert.isTrue(Exit.isFailure(given))
+        const started = Date.now()
+        assert.strictEqual((yield* client.callExternal(world.stub.url)).statusCode, 200)
+        assert.isBelow(Date.now() - started, 2000, "it did not wait for the 5 s window")
+      }),
+    )
+
     it.effect("calls made while one is out go together; each answer comes as its call completes", () =>
       Effect.gen(function* () {
         const world = yield* World

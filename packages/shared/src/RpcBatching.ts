@@ -1,6 +1,6 @@
 import { type Duration, Effect, Layer } from "effect"
 import { HttpClient, HttpClientRequest } from "effect/http"
-import { RpcClient, type RpcSerialization } from "effect/rpc"
+import { RpcClient, type RpcMessage, type RpcSerialization } from "effect/rpc"
 
 /**
  * Effect RPC over HTTP that shares an HTTP request among calls only when they crowd in: a call
@@ -34,29 +34,49 @@ export const layerProtocolHttp = (options: {
       const shared = yield* RpcClient.makeProtocolHttp(client, {
         batch: { window: options.window, maxSize: options.maxSize ?? 32 },
       })
-      /** Calls sent and not yet answered: while there are any, a new call is in a crowd. */
-      let inFlight = 0
+      /**
+       * Calls sent and not yet answered, by id: while there are any, a new call is in a crowd. A
+       * call leaves when its answer arrives, not when its send returns: a caller that makes its
+       * next call as soon as the answer is in would otherwise find the last call still "out" and
+       * wait a window for nothing (every other call of a sequential caller did, before this).
+       */
+      const outstanding = new Set<string>()
+      const answered = (response: RpcMessage.FromServerEncoded) => {
+        if (response._tag === "Exit") outstanding.delete(String(response.requestId))
+        else if (response._tag === "Defect" || response._tag === "ClientProtocolError") outstanding.clear()
+      }
       return RpcClient.Protocol.of({
         // Answers come back through whichever protocol sent the call: both deliver to the client.
-        run: (clientId, write) =>
-          Effect.andThen(
-            Effect.all([alone.run(clientId, write), shared.run(clientId, write)], {
+        run: (clientId, write) => {
+          const deliver = (response: RpcMessage.FromServerEncoded) => {
+            answered(response)
+            return write(response)
+          }
+          return Effect.andThen(
+            Effect.all([alone.run(clientId, deliver), shared.run(clientId, deliver)], {
               concurrency: "unbounded",
               discard: true,
             }),
             Effect.never,
-          ),
-        send: (clientId, request, transferables) =>
-          request._tag !== "Request"
-            ? // Neither HTTP protocol sends anything but calls (no acknowledgements, no interrupts).
-              Effect.void
-            : Effect.suspend(() => {
-                const crowded = inFlight > 0
-                inFlight++
-                return (crowded ? shared : alone)
-                  .send(clientId, request, transferables)
-                  .pipe(Effect.ensuring(Effect.sync(() => void inFlight--)))
-              }),
+          )
+        },
+        send: (clientId, request, transferables) => {
+          if (request._tag === "Interrupt") {
+            // The call was given up on: its answer will not come (a lone call's request is aborted).
+            outstanding.delete(String(request.requestId))
+            return Effect.void
+          }
+          // Neither HTTP protocol sends anything but calls (no acknowledgements, no pings).
+          if (request._tag !== "Request") return Effect.void
+          return Effect.suspend(() => {
+            const id = String(request.id)
+            const crowded = outstanding.size > 0
+            outstanding.add(id)
+            return (crowded ? shared : alone)
+              .send(clientId, request, transferables)
+              .pipe(Effect.onError(() => Effect.sync(() => void outstanding.delete(id))))
+          })
+        },
         supportsAck: false,
         supportsTransferables: false,
         codecFor: alone.codecFor,
