@@ -1,4 +1,5 @@
 import type * as http from "node:http"
+import type { Readable } from "node:stream"
 import { Effect, Schema } from "effect"
 import type { Headers, NodeRequest, NodeResponse } from "./Proxy.ts"
 import type { Route } from "./Routes.ts"
@@ -17,8 +18,11 @@ export interface Exchange {
   readonly upstreamHeaders: Headers
   /** Added to whatever answers the client (CORS). */
   responseHeaders: Headers
-  /** The request body, read into memory by a middleware that may have to send it again (retry). */
-  body?: Buffer | undefined
+  /**
+   * What the next attempt sends as the body, set by a middleware that may send it again (retry):
+   * the stream for the first attempt, the kept copy for a resend. Unset, the request streams.
+   */
+  body?: Buffer | Readable | undefined
 }
 
 /** The upstream gave no response at all (refused, reset, unreachable): what Traefik retries. */

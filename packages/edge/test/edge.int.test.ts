@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto"
 import * as http2 from "node:http2"
 import type { AddressInfo } from "node:net"
 import { Code, ConnectError, createClient } from "@connectrpc/connect"
@@ -31,6 +32,33 @@ const echo = Effect.acquireRelease(
   ),
   (server) => Effect.sync(() => server.close()),
 ).pipe(Effect.map((server) => `http://127.0.0.1:${(server.address() as AddressInfo).port}`))
+
+/** An h2c upstream on `port` (a free one if none) answering with `handler`, closed with the scope. */
+const h2cUpstream = (
+  handler: (request: http2.Http2ServerRequest, response: http2.Http2ServerResponse) => void,
+  port = 0,
+) =>
+  Effect.acquireRelease(
+    Effect.promise(
+      () =>
+        new Promise<http2.Http2Server>((resolve) => {
+          const server = http2.createServer(handler)
+          server.listen(port, "127.0.0.1", () => resolve(server))
+        }),
+    ),
+    (server) => Effect.sync(() => server.close()),
+  ).pipe(Effect.map((server) => `http://127.0.0.1:${(server.address() as AddressInfo).port}`))
+
+/** An upstream that answers, once the body has ended, its length and SHA-256. */
+const bodyDigest = (request: http2.Http2ServerRequest, response: http2.Http2ServerResponse) => {
+  const hash = createHash("sha256")
+  let bytes = 0
+  request.on("data", (chunk: Buffer) => {
+    bytes += chunk.length
+    hash.update(chunk)
+  })
+  request.on("end", () => response.end(JSON.stringify({ bytes, sha256: hash.digest("hex") })))
+}
 
 interface Platform {
   readonly auth: string
@@ -230,6 +258,70 @@ layer(PlatformLive, { excludeTestServices: true, timeout: "60 seconds" })(
           () => Effect.sync(() => server.close()),
         )
         assert.strictEqual(yield* Effect.promise(() => answer), 200)
+      }),
+    )
+
+    it.effect("retry: the body streams to the upstream as the client sends it, not after it ends", () =>
+      Effect.gen(function* () {
+        const platform = yield* PlatformUnderTest
+        let sawFirst: () => void = () => {}
+        const upstreamSawFirst = new Promise<void>((resolve) => {
+          sawFirst = resolve
+        })
+        const upstream = yield* h2cUpstream((request, response) => {
+          request.once("data", () => sawFirst())
+          bodyDigest(request, response)
+        })
+        const edge = yield* TestServer.serve(App, { EDGE_GREETER_URL: upstream, EDGE_AUTH_URL: platform.auth })
+        // The second half is sent only once the upstream has the first: an edge that waited for
+        // the whole body before sending any would wait forever.
+        let step = 0
+        const body = new ReadableStream<Uint8Array>({
+          async pull(controller) {
+            if (step++ === 0) return controller.enqueue(new Uint8Array(1000).fill(1))
+            await upstreamSawFirst
+            controller.enqueue(new Uint8Array(500).fill(2))
+            controller.close()
+          },
+        })
+        const response = yield* Effect.promise(() =>
+          fetch(`${edge}/greeter.v1.GreeterService/Greet`, {
+            method: "POST",
+            headers: { "content-type": "application/json", authorization: `Bearer ${platform.token}` },
+            body,
+            duplex: "half",
+          } as RequestInit),
+        ).pipe(Effect.timeout("5 seconds"))
+        assert.strictEqual(response.status, 200)
+        const answer = (yield* Effect.promise(() => response.json())) as { bytes: number }
+        assert.strictEqual(answer.bytes, 1500)
+      }),
+    )
+
+    it.effect("retry: a body sent again arrives whole, from the copy the edge kept", () =>
+      Effect.gen(function* () {
+        const platform = yield* PlatformUnderTest
+        const port = yield* Effect.promise(freePort)
+        const edge = yield* TestServer.serve(App, {
+          EDGE_GREETER_URL: `http://127.0.0.1:${port}`,
+          EDGE_AUTH_URL: platform.auth,
+        })
+        // Larger than the streams' buffers, so the refused first attempt left most of it unread.
+        const sent = Buffer.alloc(300_000)
+        for (let i = 0; i < sent.length; i++) sent[i] = (i * 31) % 251
+        const answer = fetch(`${edge}/greeter.v1.GreeterService/Greet`, {
+          method: "POST",
+          headers: { "content-type": "application/json", authorization: `Bearer ${platform.token}` },
+          body: sent,
+        }).then(async (response) => ({ status: response.status, body: await response.text() }))
+        yield* Effect.sleep("150 millis")
+        yield* h2cUpstream(bodyDigest, port)
+        const { status, body } = yield* Effect.promise(() => answer)
+        assert.strictEqual(status, 200, body)
+        assert.deepStrictEqual(JSON.parse(body), {
+          bytes: sent.length,
+          sha256: createHash("sha256").update(sent).digest("hex"),
+        })
       }),
     )
 

@@ -1,36 +1,73 @@
+import { PassThrough } from "node:stream"
 import { Duration, Effect, Schedule } from "effect"
 import { type Middleware, plainText, respond, type UpstreamUnreachable } from "../Exchange.ts"
-import type { NodeRequest } from "../Proxy.ts"
+import { atMost, type NodeRequest } from "../Proxy.ts"
 import { settings } from "../Routes.ts"
 
-class BodyTooLarge {
-  readonly _tag = "BodyTooLarge"
-}
+/** Why a body cannot be sent again: larger than the edge keeps, or the client failed sending it. */
+type Unsendable = { readonly _tag: "TooLarge" } | { readonly _tag: "ClientFailed" }
 
-/** Bodies are read into memory only where a retry may have to send them again, up to `limit`. */
-const readBody = (request: NodeRequest, limit: number) =>
-  Effect.callback<Buffer | undefined, BodyTooLarge | Error>((resume) => {
-    const chunks: Array<Buffer> = []
-    let size = 0
-    const onData = (chunk: Buffer) => {
-      size += chunk.length
-      if (size <= limit) return void chunks.push(chunk)
-      // Past the limit nothing more is kept or waited for: the client is answered 413.
-      request.off("data", onData)
-      request.off("end", onEnd)
-      resume(Effect.fail(new BodyTooLarge()))
-    }
-    const onEnd = () => resume(Effect.succeed(chunks.length === 0 ? undefined : Buffer.concat(chunks)))
-    request.on("data", onData)
-    request.once("end", onEnd)
-    request.once("error", (error: Error) => resume(Effect.fail(error)))
+/**
+ * The request body as the first attempt streams it upstream, with a copy kept for a resend: a
+ * retry is only possible when the upstream gave no response at all, and then it needs the whole
+ * body again. Nothing waits for the body before the first attempt starts (the upstream reads it
+ * as the client sends it); the copy is kept up to `limit` bytes, past which the first attempt's
+ * own limit answers 413.
+ */
+const keptBody = (request: NodeRequest, limit: number) => {
+  const chunks: Array<Buffer> = []
+  let size = 0
+  let ended = false
+  let failed = false
+  const waiting: Array<() => void> = []
+  const settle = () => {
+    for (const resume of waiting.splice(0)) resume()
+  }
+  const first = new PassThrough()
+  // The first attempt's stream sets the pace while it reads; a resend needs the rest regardless.
+  first.on("drain", () => request.resume())
+  request.on("data", (chunk: Buffer) => {
+    size += chunk.length
+    if (size <= limit) chunks.push(chunk)
+    if (!first.destroyed && !first.write(chunk)) request.pause()
   })
+  request.once("end", () => {
+    ended = true
+    first.end()
+    settle()
+  })
+  request.once("error", (error: Error) => {
+    failed = true
+    first.destroy(error)
+    settle()
+  })
+  return {
+    first,
+    /** The whole body, read to its end from the client if the first attempt stopped reading. */
+    whole: Effect.callback<Buffer | undefined, Unsendable>((resume) => {
+      const answer = () =>
+        resume(
+          failed
+            ? Effect.fail({ _tag: "ClientFailed" })
+            : size > limit
+              ? Effect.fail({ _tag: "TooLarge" })
+              : Effect.succeed(chunks.length === 0 ? undefined : Buffer.concat(chunks)),
+        )
+      // The first attempt is over: what it did not read is kept, not offered to it.
+      first.destroy()
+      if (ended || failed) return answer()
+      waiting.push(answer)
+      request.resume()
+    }),
+  }
+}
 
 /**
  * Traefik's retry: on a network error (the upstream gave no response at all), up to `attempts`
  * attempts with exponential backoff from `initialIntervalMs` (100 ms, then 200 ms). An upstream
- * that answered, whatever the status, is never asked again. The body is kept for the resend
- * (a body too large to keep is refused with 413, as Traefik's buffering does).
+ * that answered, whatever the status, is never asked again. The body streams to the first
+ * attempt as it arrives, and a copy is kept for a resend (a body too large to keep is refused
+ * with 413, as Traefik's buffering does).
  *
  * Beyond Traefik: while the upstream refuses connections it has not seen the request (it is
  * restarting), so trying again is safe whatever the request; that goes on for `restartWindowMs`
@@ -60,17 +97,28 @@ export const retry = (
     ),
   )
   return (next) => (exchange) =>
-    Effect.gen(function* () {
+    Effect.suspend(() => {
       const method = exchange.request.method ?? "GET"
-      if (method !== "GET" && method !== "HEAD" && exchange.body === undefined) {
-        const body = yield* readBody(exchange.request, maxBodyBytes).pipe(Effect.result)
-        if (body._tag === "Failure") {
-          return yield* body.failure instanceof BodyTooLarge
-            ? respond(exchange, 413, plainText, "Request Entity Too Large")
-            : respond(exchange, 400, plainText, "Bad Request")
-        }
-        exchange.body = body.success
+      if (method === "GET" || method === "HEAD" || exchange.body !== undefined) {
+        return Effect.retry(next(exchange), schedule)
       }
-      return yield* Effect.retry(next(exchange), schedule)
+      const body = keptBody(exchange.request, maxBodyBytes)
+      exchange.body = atMost(body.first, maxBodyBytes)
+      let attempts = 0
+      const attempt = Effect.suspend(() => {
+        if (attempts++ === 0) return next(exchange)
+        // Sent again whole: the upstream gave no response to the attempts before.
+        return Effect.matchEffect(body.whole, {
+          onFailure: (unsendable) =>
+            unsendable._tag === "TooLarge"
+              ? respond(exchange, 413, plainText, "Request Entity Too Large")
+              : respond(exchange, 400, plainText, "Bad Request"),
+          onSuccess: (whole) => {
+            exchange.body = whole ?? Buffer.alloc(0)
+            return next(exchange)
+          },
+        })
+      })
+      return Effect.retry(attempt, schedule)
     })
 }
