@@ -13,15 +13,20 @@ import { mkdirSync, mkdtempSync, rmSync } from "node:fs"
 import { availableParallelism, cpus, tmpdir } from "node:os"
 import { join } from "node:path"
 import { create, toBinary } from "@bufbuild/protobuf"
+import { NodeHttpClient } from "@effect/platform-node"
+import { CallerRpcs, RPC_FRAMED_PATH, RPC_PATH } from "@platform/contracts/CallerRpcs"
 import { GreetRequestSchema } from "@platform/proto-compat/greeter/v1"
 import * as Bulkhead from "@platform/resilience/Bulkhead"
 import * as BulkheadMetrics from "@platform/resilience/BulkheadMetrics"
 import * as CircuitBreaker from "@platform/resilience/CircuitBreaker"
 import * as RetryBudget from "@platform/resilience/RetryBudget"
 import * as Deadline from "@platform/shared/Deadline"
+import * as RpcBatching from "@platform/shared/RpcBatching"
 import * as Spool from "@platform/shared/Spool"
 import bcrypt from "bcrypt"
-import { Effect, Logger, Metric, Schema, type Scope } from "effect"
+import { Duration, Effect, Layer, Logger, Metric, Schema, type Scope } from "effect"
+import type { HttpClient } from "effect/http"
+import { RpcClient, RpcSerialization } from "effect/rpc"
 import * as hdr from "hdr-histogram-js"
 import * as Cpu from "./Cpu.ts"
 import * as Load from "./Load.ts"
@@ -134,6 +139,22 @@ const ratioBudget = Effect.gen(function* () {
 
 /** What a call under a deadline pays: the remaining time, less the margin, for the next hop. */
 const deadlineOutbound = Effect.succeed(Deadline.outbound(1000).pipe(Deadline.within(2000)))
+
+/**
+ * greeter's Effect RPC client of caller, built on `protocol`, calling the real caller (which
+ * fetches `url`) one call at a time: what a call pays when nothing else is out, the case the
+ * shared requests must not tax (a call after an answered one once waited a window for nothing).
+ */
+const rpcCall = (
+  url: string,
+  protocol: Layer.Layer<RpcClient.Protocol, never, HttpClient.HttpClient | RpcSerialization.RpcSerialization>,
+  serialization: Layer.Layer<RpcSerialization.RpcSerialization>,
+) =>
+  Effect.gen(function* () {
+    const context = yield* Layer.build(protocol.pipe(Layer.provide([NodeHttpClient.layerUndici, serialization])))
+    const client = yield* RpcClient.make(CallerRpcs).pipe(Effect.provideContext(context))
+    return client.CallExternal({ url })
+  })
 
 /** One row appended to a spool (a write(2) of a JSON line) and confirmed. */
 const spoolAppend = Effect.gen(function* () {
@@ -350,6 +371,33 @@ const main = async () => {
       name: "Spool.append + confirm (write(2) of a row), in process",
       kind: "platform",
       run: () => inProcess(quick ? 5_000 : 50_000, spoolAppend),
+    },
+    {
+      name: "Effect RPC call to caller, a request per call (JSON /rpc), one at a time",
+      kind: "baseline",
+      run: () =>
+        inProcess(
+          quick ? 200 : 3000,
+          rpcCall(
+            stub.url,
+            RpcClient.layerProtocolHttp({ url: `${caller.url}${RPC_PATH}` }),
+            RpcSerialization.layerJson,
+          ),
+        ),
+    },
+    {
+      name: "Effect RPC call to caller, greeter's shared requests (RpcBatching), one at a time",
+      kind: "platform",
+      baseline: "Effect RPC call to caller, a request per call (JSON /rpc), one at a time",
+      run: () =>
+        inProcess(
+          quick ? 200 : 3000,
+          rpcCall(
+            stub.url,
+            RpcBatching.layerProtocolHttp({ url: `${caller.url}${RPC_FRAMED_PATH}`, window: Duration.millis(1) }),
+            RpcSerialization.layerNdjson,
+          ),
+        ),
     },
     { name: "node:http handler (the ceiling)", kind: "baseline", run: () => http1(json(nodeHttp.url, greet)) },
     {
