@@ -90,8 +90,8 @@ const bcryptLimit = async (seconds: number) => {
 }
 
 /**
- * One call of a resilience primitive, made by `setup`, timed in this process one at a time: the
- * primitive's own cost on the hot path.
+ * One call made by `setup` (a resilience primitive's, or a client's), timed in this process one
+ * at a time: its own cost on the hot path.
  */
 const inProcess = (samples: number, setup: Effect.Effect<Effect.Effect<unknown, unknown>, never, Scope.Scope>) =>
   Effect.runPromise(

@@ -62,7 +62,7 @@ export const layerProtocolHttp = (options: {
         },
         send: (clientId, request, transferables) => {
           if (request._tag === "Interrupt") {
-            // The call was given up on: its answer will not come (a lone call's request is aborted).
+            // Given up on: no one waits for its answer (a lone call's request is aborted with it).
             outstanding.delete(String(request.requestId))
             return Effect.void
           }
