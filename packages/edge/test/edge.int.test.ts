@@ -17,22 +17,6 @@ import * as TestServer from "@platform/testkit/TestServer"
 import { Context, Duration, Effect, Fiber, Layer } from "effect"
 import * as App from "../src/App.ts"
 
-/** An h2c upstream that answers every request with the headers it received. */
-const echo = Effect.acquireRelease(
-  Effect.promise(
-    () =>
-      new Promise<http2.Http2Server>((resolve) => {
-        const server = http2.createServer((request, response) => {
-          const headers = Object.fromEntries(Object.entries(request.headers).filter(([name]) => !name.startsWith(":")))
-          response.writeHead(200, { "content-type": "application/json" })
-          response.end(JSON.stringify(headers))
-        })
-        server.listen(0, "127.0.0.1", () => resolve(server))
-      }),
-  ),
-  (server) => Effect.sync(() => server.close()),
-).pipe(Effect.map((server) => `http://127.0.0.1:${(server.address() as AddressInfo).port}`))
-
 /** An h2c upstream on `port` (a free one if none) answering with `handler`, closed with the scope. */
 const h2cUpstream = (
   handler: (request: http2.Http2ServerRequest, response: http2.Http2ServerResponse) => void,
@@ -48,6 +32,13 @@ const h2cUpstream = (
     ),
     (server) => Effect.sync(() => server.close()),
   ).pipe(Effect.map((server) => `http://127.0.0.1:${(server.address() as AddressInfo).port}`))
+
+/** An h2c upstream that answers every request with the headers it received. */
+const echo = h2cUpstream((request, response) => {
+  const headers = Object.fromEntries(Object.entries(request.headers).filter(([name]) => !name.startsWith(":")))
+  response.writeHead(200, { "content-type": "application/json" })
+  response.end(JSON.stringify(headers))
+})
 
 /** An upstream that answers, once the body has ended, its length and SHA-256. */
 const bodyDigest = (request: http2.Http2ServerRequest, response: http2.Http2ServerResponse) => {
@@ -71,6 +62,17 @@ interface Platform {
   readonly echoSpans: Effect.Effect<ReadonlyArray<RecordedSpan>>
 }
 class PlatformUnderTest extends Context.Service<PlatformUnderTest, Platform>()("test/Platform") {}
+
+/** An edge whose greeter is on a free port where nothing listens yet, and that port. */
+const edgeBeforeItsGreeter = (platform: Platform) =>
+  Effect.gen(function* () {
+    const port = yield* Effect.promise(freePort)
+    const edge = yield* TestServer.serve(App, {
+      EDGE_GREETER_URL: `http://127.0.0.1:${port}`,
+      EDGE_AUTH_URL: platform.auth,
+    })
+    return { edge, port }
+  })
 
 const PlatformLive = Layer.effect(
   PlatformUnderTest,
@@ -240,11 +242,7 @@ layer(PlatformLive, { excludeTestServices: true, timeout: "60 seconds" })(
     it.effect("retry: a network error is retried (3 attempts, from 100 ms apart) until the upstream answers", () =>
       Effect.gen(function* () {
         const platform = yield* PlatformUnderTest
-        const port = yield* Effect.promise(freePort)
-        const edge = yield* TestServer.serve(App, {
-          EDGE_GREETER_URL: `http://127.0.0.1:${port}`,
-          EDGE_AUTH_URL: platform.auth,
-        })
+        const { edge, port } = yield* edgeBeforeItsGreeter(platform)
         // Nothing listens yet: attempts 1 and 2 are refused; attempt 3 (after 100 + 200 ms) finds it.
         const answer = fetch(`${edge}/greeter.v1.GreeterService/Greet`, {
           method: "POST",
@@ -252,11 +250,7 @@ layer(PlatformLive, { excludeTestServices: true, timeout: "60 seconds" })(
           body: "{}",
         }).then((response) => response.status)
         yield* Effect.sleep("150 millis")
-        const server = http2.createServer((_request, response) => response.end("{}"))
-        yield* Effect.acquireRelease(
-          Effect.promise(() => new Promise<void>((resolve) => server.listen(port, "127.0.0.1", () => resolve()))),
-          () => Effect.sync(() => server.close()),
-        )
+        yield* h2cUpstream((_request, response) => response.end("{}"), port)
         assert.strictEqual(yield* Effect.promise(() => answer), 200)
       }),
     )
@@ -301,11 +295,7 @@ layer(PlatformLive, { excludeTestServices: true, timeout: "60 seconds" })(
     it.effect("retry: a body sent again arrives whole, from the copy the edge kept", () =>
       Effect.gen(function* () {
         const platform = yield* PlatformUnderTest
-        const port = yield* Effect.promise(freePort)
-        const edge = yield* TestServer.serve(App, {
-          EDGE_GREETER_URL: `http://127.0.0.1:${port}`,
-          EDGE_AUTH_URL: platform.auth,
-        })
+        const { edge, port } = yield* edgeBeforeItsGreeter(platform)
         // Larger than the streams' buffers, so the refused first attempt left most of it unread.
         const sent = Buffer.alloc(300_000)
         for (let i = 0; i < sent.length; i++) sent[i] = (i * 31) % 251
@@ -347,11 +337,7 @@ layer(PlatformLive, { excludeTestServices: true, timeout: "60 seconds" })(
         // Refused for 1.5 s, far past Traefik's 3 attempts (300 ms): the restart is waited out.
         const answer = yield* Effect.forkChild(greet(patient))
         yield* Effect.sleep("1500 millis")
-        const server = http2.createServer((_request, response) => response.end("{}"))
-        yield* Effect.acquireRelease(
-          Effect.promise(() => new Promise<void>((resolve) => server.listen(port, "127.0.0.1", () => resolve()))),
-          () => Effect.sync(() => server.close()),
-        )
+        yield* h2cUpstream((_request, response) => response.end("{}"), port)
         const [took, status] = yield* Fiber.join(answer)
         assert.strictEqual(status, 200)
         assert.isAtLeast(Duration.toMillis(took), 1500)
